@@ -1,0 +1,1 @@
+"""Event intake, the stream worker, index lifecycle and jobs. Never imports search_api."""

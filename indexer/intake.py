@@ -1,0 +1,68 @@
+"""Event intake: validate each event, append the good ones to the stream, dead-letter the bad.
+
+Every intake path (HTTP, the demo importer, later the Sharetribe poller) goes through `accept`,
+so validation and counting happen in exactly one place.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import redis
+
+from indexer import dead_letters, stats
+from indexer.redis_keys import RedisKeys
+from schemas.events import ChangeEvent, Ignored, Rejected, classify
+
+
+class Backpressure(RuntimeError):
+    """Too many events are waiting; the caller should retry later."""
+
+
+@dataclass(frozen=True)
+class IntakeResult:
+    accepted: int
+    dead_lettered: int
+    ignored: int
+    # Highest sequenceId among the accepted events (None if none): what to wait for in status.
+    max_sequence_id: int | None
+
+    def as_json(self) -> dict[str, int | None]:
+        return {
+            "accepted": self.accepted,
+            "deadLettered": self.dead_lettered,
+            "ignored": self.ignored,
+            "maxSequenceId": self.max_sequence_id,
+        }
+
+
+def accept(client: redis.Redis, keys: RedisKeys, raw_events: Sequence[object], *, max_pending: int) -> IntakeResult:
+    if client.xlen(keys.events) >= max_pending:
+        raise Backpressure(f"{max_pending} events are waiting to be indexed")
+    good: list[ChangeEvent] = []
+    bad: list[tuple[object, str]] = []
+    ignored = 0
+    for raw in raw_events:
+        result = classify(raw)
+        if isinstance(result, ChangeEvent):
+            good.append(result)
+        elif isinstance(result, Rejected):
+            bad.append((raw, result.reason))
+        elif isinstance(result, Ignored):
+            ignored += 1
+    max_seq = max((e.seq for e in good), default=None)
+    # One transaction: a crash can never leave an event counted but not queued, or the reverse.
+    pipe = client.pipeline(transaction=True)
+    for ev in good:
+        pipe.xadd(keys.events, {"e": ev.to_json()})
+    for raw, reason in bad:
+        dead_letters.add(pipe, keys, raw, reason, dead_letters.INTAKE)
+    if max_seq is not None:
+        pipe.hincrby(keys.stats, stats.ACCEPTED, len(good))
+        pipe.eval(stats.RAISE_TO_LUA, 1, keys.stats, stats.ACCEPTED_SEQ, max_seq)
+    if ignored:
+        pipe.hincrby(keys.stats, stats.IGNORED, ignored)
+    if good or bad or ignored:
+        pipe.execute()
+    return IntakeResult(len(good), len(bad), ignored, max_seq)

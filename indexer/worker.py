@@ -1,0 +1,341 @@
+"""The stream consumer: events from Redis, merged into listing documents, written with `_bulk`.
+
+Correctness rests on three rules:
+- an entry is acknowledged only after the bulk request that reflects it has settled and is
+  searchable (`refresh=wait_for`); a crash before that leaves it pending for a retry or a sibling;
+- documents merge events per component by sequenceId (schemas.listing_doc), so duplicates and
+  any delivery order converge on the in-order result;
+- every write carries `version_type=external` with the newest sequenceId the document reflects,
+  so the engine itself refuses a stale overwrite (a 409 is re-read and merged again).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import socket
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+import redis
+from opensearchpy import OpenSearch
+from opensearchpy.exceptions import ConnectionError as EngineConnectionError
+from opensearchpy.exceptions import ConnectionTimeout, TransportError
+
+from indexer import dead_letters, stats
+from indexer.redis_keys import RedisKeys
+from infra.settings import Settings
+from schemas.events import ChangeEvent
+from schemas.index_layout import F, IndexNames
+from schemas.listing_doc import build_document, merge
+
+log = logging.getLogger(__name__)
+
+# One request stays well under the engine's http.max_content_length (100 MB by default).
+MAX_BULK_BYTES = 10 * 1024 * 1024
+MAX_CONFLICT_ROUNDS = 5
+
+# Acknowledge, delete and count settled entries, and raise lastSequenceId, atomically.
+ACK_LUA = """
+local n = redis.call('XACK', KEYS[1], ARGV[1], unpack(ARGV, 3))
+redis.call('XDEL', KEYS[1], unpack(ARGV, 3))
+redis.call('HINCRBY', KEYS[2], 'applied', n)
+if ARGV[2] ~= '' then
+  local cur = redis.call('HGET', KEYS[2], 'last_seq')
+  if cur == false or tonumber(ARGV[2]) > tonumber(cur) then
+    redis.call('HSET', KEYS[2], 'last_seq', ARGV[2])
+  end
+end
+return n
+"""
+ACK_CHUNK = 1000
+
+
+class TransientEngineError(RuntimeError):
+    """The engine is unreachable or overloaded: retry later, acknowledge nothing."""
+
+
+Entry = tuple[bytes, dict[bytes, bytes]]
+
+
+@dataclass
+class BatchReport:
+    entries: int = 0
+    documents_written: int = 0
+    dead_lettered: int = 0
+    max_seq: int | None = None
+    dead: list[tuple[object, str]] = field(default_factory=list)
+
+
+def default_consumer_name() -> str:
+    return f"{socket.gethostname()}-{os.getpid()}"
+
+
+class Worker:
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        engine: OpenSearch,
+        redis_client: redis.Redis,
+        names: IndexNames,
+        keys: RedisKeys,
+        consumer: str | None = None,
+    ) -> None:
+        self.settings = settings
+        self.engine = engine
+        self.redis = redis_client
+        self.names = names
+        self.keys = keys
+        self.consumer = consumer or default_consumer_name()
+        self._ack = self.redis.register_script(ACK_LUA)
+        self._last_claim = 0.0
+
+    def ensure_group(self) -> None:
+        try:
+            self.redis.xgroup_create(self.keys.events, self.keys.group, id="0", mkstream=True)
+        except redis.ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+
+    # ---- the loop -------------------------------------------------------------------------
+
+    def run(self, stop: threading.Event) -> None:
+        """Consume until `stop` is set. Never raises for bad events or a flaky engine/Redis."""
+        log.info("worker %s consuming %s", self.consumer, self.keys.events)
+        backoff = _Backoff(self.settings.retry_max_seconds)
+        own_pending_checked = False
+        while not stop.is_set():
+            try:
+                self.ensure_group()
+                if not own_pending_checked:
+                    # A restarted worker with the same name first finishes what it had taken.
+                    self._settle(self._read("0", block_ms=None), stop)
+                    own_pending_checked = True
+                entries = self._claim_stale() or self._read(">", block_ms=self.settings.block_ms)
+                if entries:
+                    self._settle(entries, stop)
+                backoff.reset()
+            except (redis.ConnectionError, redis.TimeoutError) as exc:
+                delay = backoff.next()
+                log.warning("redis unavailable (%s); retrying in %.1fs", exc, delay)
+                stop.wait(delay)
+
+    def run_once(self, *, block_ms: int | None = None) -> BatchReport:
+        """Process at most one batch (tests and tools); transient engine errors propagate."""
+        self.ensure_group()
+        entries = self._read(">", block_ms=block_ms)
+        return self.process(entries) if entries else BatchReport()
+
+    def _read(self, start: str, *, block_ms: int | None) -> list[Entry]:
+        found: Any = self.redis.xreadgroup(
+            self.keys.group, self.consumer, {self.keys.events: start}, count=self.settings.batch_size, block=block_ms
+        )
+        if not found:
+            return []
+        entries: list[Entry] = found[0][1]
+        # Re-reading own pending can return entries already deleted by a sibling: (id, None).
+        return [e for e in entries if e[1]]
+
+    def _claim_stale(self) -> list[Entry]:
+        now = time.monotonic()
+        if now - self._last_claim < self.settings.claim_idle_ms / 2000:
+            return []
+        self._last_claim = now
+        result: Any = self.redis.xautoclaim(
+            self.keys.events,
+            self.keys.group,
+            self.consumer,
+            min_idle_time=self.settings.claim_idle_ms,
+            start_id="0-0",
+            count=self.settings.batch_size,
+        )
+        entries: list[Entry] = [e for e in result[1] if e[1]]
+        if entries:
+            log.warning("claimed %d entries left pending by another worker", len(entries))
+        return entries
+
+    def _settle(self, entries: list[Entry], stop: threading.Event) -> None:
+        """Process a batch, retrying transient engine failures with capped backoff."""
+        if not entries:
+            return
+        backoff = _Backoff(self.settings.retry_max_seconds)
+        while True:
+            try:
+                self.process(entries)
+                return
+            except (TransientEngineError, EngineConnectionError, ConnectionTimeout) as exc:
+                delay = backoff.next()
+                log.warning("engine unavailable (%s); %d entries wait, retry in %.1fs", exc, len(entries), delay)
+                if stop.wait(delay):
+                    return  # left pending: a restart or a sibling picks them up
+
+    # ---- one batch ------------------------------------------------------------------------
+
+    def process(self, entries: list[Entry]) -> BatchReport:
+        report = BatchReport(entries=len(entries))
+        groups: dict[str, list[ChangeEvent]] = defaultdict(list)
+        for entry_id, fields in entries:
+            raw = fields.get(b"e", b"")
+            try:
+                ev = ChangeEvent.from_json(raw)
+            except (orjson.JSONDecodeError, KeyError, TypeError) as exc:
+                report.dead.append((raw.decode(errors="replace"), f"unreadable stream entry {entry_id!r}: {exc}"))
+                continue
+            groups[ev.listing_id].append(ev)
+            report.max_seq = ev.seq if report.max_seq is None else max(report.max_seq, ev.seq)
+        for evs in self._write(groups, report).values():
+            report.dead.extend((_event_for_dead_letter(ev), reason) for ev, reason in evs)
+        self._acknowledge(entries, report)
+        return report
+
+    def _write(
+        self, groups: dict[str, list[ChangeEvent]], report: BatchReport
+    ) -> dict[str, list[tuple[ChangeEvent, str]]]:
+        dead: dict[str, list[tuple[ChangeEvent, str]]] = {}
+        pending = {lid: sorted(evs, key=lambda e: e.seq) for lid, evs in groups.items()}
+        for _ in range(MAX_CONFLICT_ROUNDS):
+            if not pending:
+                return dead
+            current = self._fetch(pending)
+            ops: list[tuple[str, bytes]] = []
+            for lid, evs in pending.items():
+                src, version = current.get(lid, (None, None))
+                try:
+                    new_src, changed = merge(src, evs)
+                    if not changed:
+                        continue
+                    doc = build_document(lid, new_src)
+                    ops.append((lid, self._index_op(lid, doc, version)))
+                except Exception as exc:  # a bug must cost one listing's events, not the stream
+                    log.exception("cannot build document for listing %s", lid)
+                    dead[lid] = [(ev, f"cannot build document: {exc!r}") for ev in evs]
+            conflicts = self._bulk(ops, pending, dead, report)
+            pending = {lid: pending[lid] for lid in conflicts}
+        if pending:
+            raise TransientEngineError(f"version conflicts persist for {len(pending)} listings")
+        return dead
+
+    def _index_op(self, lid: str, doc: dict[str, Any], version: int | None) -> bytes:
+        seq = int(doc[F.SEQ])
+        # An older event of another component (say a booking that arrived late) changes the
+        # document without raising its newest sequenceId: same version, so external_gte.
+        if version is None or seq > version:
+            meta = {"_id": lid, "version": seq, "version_type": "external"}
+        else:
+            meta = {"_id": lid, "version": version, "version_type": "external_gte"}
+        return orjson.dumps({"index": meta}) + b"\n" + orjson.dumps(doc) + b"\n"
+
+    def _fetch(self, ids: Iterable[str]) -> dict[str, tuple[dict[str, Any], int]]:
+        """Current sources and versions, read in real time (no refresh needed)."""
+        try:
+            found = self.engine.mget(index=self.names.alias, body={"ids": list(ids)}, params={"_source": F.SOURCE})
+        except TransportError as exc:
+            if exc.status_code == 404:
+                raise TransientEngineError(f"index {self.names.alias} is missing") from exc
+            if _transient_status(exc.status_code):
+                raise TransientEngineError(str(exc)) from exc
+            raise
+        out: dict[str, tuple[dict[str, Any], int]] = {}
+        for doc in found["docs"]:
+            if doc.get("error"):
+                raise TransientEngineError(f"mget failed for {doc.get('_id')}: {doc['error']}")
+            if doc.get("found"):
+                out[doc["_id"]] = (doc["_source"].get(F.SOURCE) or {}, int(doc["_version"]))
+        return out
+
+    def _bulk(
+        self,
+        ops: list[tuple[str, bytes]],
+        pending: dict[str, list[ChangeEvent]],
+        dead: dict[str, list[tuple[ChangeEvent, str]]],
+        report: BatchReport,
+    ) -> list[str]:
+        """Send ops in size-bounded requests; returns listing ids that hit a version conflict."""
+        conflicts: list[str] = []
+        for chunk in _chunks(ops, MAX_BULK_BYTES):
+            body = b"".join(op for _, op in chunk)
+            try:
+                resp = self.engine.bulk(body=body, index=self.names.alias, params={"refresh": "wait_for"})
+            except TransportError as exc:
+                if _transient_status(exc.status_code):
+                    raise TransientEngineError(f"bulk failed: {exc}") from exc
+                raise
+            for (lid, _), item in zip(chunk, resp["items"], strict=True):
+                result = item["index"]
+                status = int(result["status"])
+                if status < 300:
+                    report.documents_written += 1
+                elif status == 409:
+                    conflicts.append(lid)
+                elif _transient_status(status):
+                    raise TransientEngineError(f"bulk item {lid}: {status} {result.get('error')}")
+                else:
+                    reason = _engine_reason(result.get("error"))
+                    dead[lid] = [(ev, f"engine refused the document ({status}): {reason}") for ev in pending[lid]]
+        return conflicts
+
+    def _acknowledge(self, entries: list[Entry], report: BatchReport) -> None:
+        ids = [entry_id for entry_id, _ in entries]
+        pipe = self.redis.pipeline(transaction=True)
+        for raw, reason in report.dead:
+            dead_letters.add(pipe, self.keys, raw, reason, dead_letters.WORKER)
+        report.dead_lettered = len(report.dead)
+        max_seq = "" if report.max_seq is None else str(report.max_seq)
+        for start in range(0, len(ids), ACK_CHUNK):
+            chunk = ids[start : start + ACK_CHUNK]
+            self._ack(keys=[self.keys.events, self.keys.stats], args=[self.keys.group, max_seq, *chunk], client=pipe)
+        pipe.execute()
+
+
+def _event_for_dead_letter(ev: ChangeEvent) -> object:
+    return orjson.loads(ev.to_json())
+
+
+def _transient_status(status: object) -> bool:
+    return (isinstance(status, int) and (status == 429 or status >= 500)) or not isinstance(status, int)
+
+
+def _engine_reason(error: object) -> str:
+    if isinstance(error, dict):
+        return f"{error.get('type')}: {error.get('reason')}"
+    return str(error)
+
+
+def _chunks(ops: list[tuple[str, bytes]], max_bytes: int) -> Iterable[list[tuple[str, bytes]]]:
+    chunk: list[tuple[str, bytes]] = []
+    size = 0
+    for op in ops:
+        if chunk and size + len(op[1]) > max_bytes:
+            yield chunk
+            chunk, size = [], 0
+        chunk.append(op)
+        size += len(op[1])
+    if chunk:
+        yield chunk
+
+
+class _Backoff:
+    """Capped exponential backoff with full jitter."""
+
+    def __init__(self, cap: float, base: float = 0.2) -> None:
+        self.cap = cap
+        self.base = base
+        self.attempt = 0
+
+    def next(self) -> float:
+        delay = min(self.cap, self.base * 2**self.attempt)
+        self.attempt = min(self.attempt + 1, 30)
+        return random.uniform(delay / 2, delay)
+
+    def reset(self) -> None:
+        self.attempt = 0
+
+
+__all__ = ["BatchReport", "TransientEngineError", "Worker", "default_consumer_name", "stats"]

@@ -1,0 +1,45 @@
+"""One validated settings object, read from the environment (names fixed by the contract §8)."""
+
+from __future__ import annotations
+
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="LISTING_SEARCH_", extra="ignore")
+
+    opensearch_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("OPENSEARCH_URL", "LISTING_SEARCH_OPENSEARCH_URL")
+    )
+    redis_url: str = Field(
+        default="redis://127.0.0.1:6379/0", validation_alias=AliasChoices("REDIS_URL", "LISTING_SEARCH_REDIS_URL")
+    )
+    operator_token: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("LISTING_SEARCH_OPERATOR_TOKEN")
+    )
+
+    # Names: several deployments (or test runs) can share one cluster and one Redis.
+    index_prefix: str = Field(default="listings", pattern=r"^[a-z0-9][a-z0-9_\-]{0,60}$")
+    redis_prefix: str = Field(default="ls:", max_length=80)
+
+    # Index.
+    refresh_interval: str = "1s"
+    shards: int = Field(default=1, ge=1, le=64)
+    replicas: int = Field(default=1, ge=0, le=8)
+
+    # Worker.
+    batch_size: int = Field(default=1000, ge=1, le=10_000)
+    block_ms: int = Field(default=500, ge=10, le=60_000)
+    # An entry delivered to a worker that has not acknowledged it this long is claimed by another.
+    claim_idle_ms: int = Field(default=60_000, ge=100)
+    retry_max_seconds: float = Field(default=30.0, gt=0)
+
+    # Intake bounds.
+    max_body_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+    max_events_per_request: int = Field(default=1000, ge=1)
+    # Past this many unprocessed events intake answers 503 instead of growing Redis without bound.
+    max_pending_events: int = Field(default=2_000_000, ge=1)
+
+    def operator_secret(self) -> str | None:
+        return self.operator_token.get_secret_value() if self.operator_token else None

@@ -1,0 +1,3 @@
+from listing_search.cli import main
+
+raise SystemExit(main())

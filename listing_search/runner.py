@@ -1,0 +1,91 @@
+"""Running the pieces in one process: the dev command and the test suite both use this."""
+
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+import time
+from dataclasses import dataclass, field
+
+import uvicorn
+from fastapi import FastAPI
+
+from indexer.index_admin import ensure_index
+from indexer.worker import Worker
+from infra.settings import Settings
+from search_api.app import create_app
+from search_api.services import Services
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class WorkerThread:
+    worker: Worker
+    stop_event: threading.Event = field(default_factory=threading.Event)
+    thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self.thread = threading.Thread(target=self.worker.run, args=(self.stop_event,), name="worker", daemon=True)
+        self.thread.start()
+
+    def stop(self, timeout: float = 30) -> None:
+        self.stop_event.set()
+        if self.thread is not None:
+            self.thread.join(timeout)
+
+
+def start_worker(services: Services, *, consumer: str | None = None) -> WorkerThread:
+    worker = Worker(
+        settings=services.settings,
+        engine=services.engine,
+        redis_client=services.redis,
+        names=services.names,
+        keys=services.keys,
+        consumer=consumer,
+    )
+    worker.ensure_group()
+    handle = WorkerThread(worker)
+    handle.start()
+    return handle
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class ServerThread:
+    server: uvicorn.Server
+    thread: threading.Thread
+    url: str
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(10)
+
+
+def serve_in_thread(app: FastAPI, *, host: str = "127.0.0.1", port: int | None = None) -> ServerThread:
+    port = port or free_port()
+    config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on", access_log=False)
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, name="api", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 15
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError(f"API server did not start on {host}:{port}")
+        time.sleep(0.01)
+    return ServerThread(server, thread, f"http://{host}:{port}")
+
+
+def build_services(settings: Settings, *, engine_url: str) -> Services:
+    services = Services.from_settings(settings, engine_url=engine_url)
+    ensure_index(services.engine, settings, services.names)
+    return services
+
+
+__all__ = ["ServerThread", "WorkerThread", "build_services", "create_app", "serve_in_thread", "start_worker"]

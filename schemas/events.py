@@ -1,0 +1,377 @@
+"""Flex-shaped change events: validation and the normalised form the indexer consumes.
+
+`classify` turns one raw JSON value into exactly one of: a `ChangeEvent` (valid, normalised,
+`privateData` already dropped so it is never stored anywhere), `Ignored` (well-formed but of a
+type search does not use: counted, never fatal) or `Rejected` (malformed: dead-lettered with
+the reason). It never raises on bad input.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal, TypeAlias
+
+import orjson
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    StrictStr,
+    ValidationError,
+)
+
+from schemas.values import canonical_uuid, normalise_timestamp
+
+LISTING_EVENTS = frozenset({"listing/created", "listing/updated", "listing/deleted"})
+EXCEPTION_EVENTS = frozenset(
+    {"availabilityException/created", "availabilityException/updated", "availabilityException/deleted"}
+)
+BOOKING_EVENTS = frozenset({"booking/created", "booking/updated", "booking/deleted"})
+STOCK_ADJUSTMENT_EVENTS = frozenset({"stockAdjustment/created"})
+STOCK_RESERVATION_EVENTS = frozenset(
+    {"stockReservation/created", "stockReservation/updated", "stockReservation/deleted"}
+)
+SEARCH_EVENTS = LISTING_EVENTS | EXCEPTION_EVENTS | BOOKING_EVENTS | STOCK_ADJUSTMENT_EVENTS | STOCK_RESERVATION_EVENTS
+
+LISTING_STATES = ("draft", "pendingApproval", "published", "closed")
+BOOKING_STATES = ("proposed", "pending", "accepted", "declined", "cancelled")
+RESERVATION_STATES = ("pending", "proposed", "accepted", "declined", "cancelled")
+
+# Bounds on operator-controlled JSON so one listing can never blow up a bulk request.
+MAX_EXTENDED_DATA_BYTES = 64 * 1024
+MAX_JSON_DEPTH = 16
+MAX_TEXT_CHARS = 20_000
+
+Uuid = Annotated[StrictStr, AfterValidator(canonical_uuid)]
+Timestamp = Annotated[StrictStr, AfterValidator(normalise_timestamp)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class EventAttributes(_Model):
+    sequenceId: StrictInt = Field(ge=0, le=2**62)
+    eventType: StrictStr = Field(min_length=1, max_length=200)
+    resourceId: Uuid
+    resourceType: StrictStr | None = None
+    createdAt: Timestamp | None = None
+    resource: dict[str, Any] | None = None
+    previousValues: dict[str, Any] | None = None
+
+
+class EventEnvelope(_Model):
+    id: Uuid
+    type: Literal["event"] = "event"
+    attributes: EventAttributes
+
+
+class LatLng(_Model):
+    lat: StrictFloat = Field(ge=-90, le=90, allow_inf_nan=False)
+    lng: StrictFloat = Field(ge=-180, le=180, allow_inf_nan=False)
+
+
+class Money(_Model):
+    amount: StrictInt = Field(ge=-(2**53), le=2**53)
+    currency: StrictStr = Field(min_length=1, max_length=8)
+
+
+_DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_HHMM = r"^([01]\d|2[0-3]):[0-5]\d$|^24:00$"
+
+
+class DayPlanEntry(_Model):
+    dayOfWeek: Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+    seats: StrictInt = Field(ge=0, le=10_000)
+
+
+class TimePlanEntry(DayPlanEntry):
+    startTime: StrictStr = Field(pattern=_HHMM)
+    endTime: StrictStr = Field(pattern=_HHMM)
+
+
+def _valid_timezone(name: str) -> str:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"{name!r} is not an IANA timezone") from None
+    return name
+
+
+class DayPlan(_Model):
+    type: Literal["availability-plan/day"]
+    entries: list[DayPlanEntry] = Field(default_factory=list, max_length=7 * 50)
+
+
+class TimePlan(_Model):
+    type: Literal["availability-plan/time"]
+    timezone: Annotated[StrictStr, AfterValidator(_valid_timezone)]
+    entries: list[TimePlanEntry] = Field(default_factory=list, max_length=7 * 50)
+
+
+class ListingAttributes(_Model):
+    title: StrictStr | None = Field(default=None, max_length=MAX_TEXT_CHARS)
+    description: StrictStr | None = Field(default=None, max_length=MAX_TEXT_CHARS)
+    geolocation: LatLng | None = None
+    price: Money | None = None
+    publicData: dict[str, Any] | None = None
+    metadata: dict[str, Any] | None = None
+    state: Literal["draft", "pendingApproval", "published", "closed"]
+    deleted: StrictBool = False
+    createdAt: Timestamp | None = None
+    availabilityPlan: Annotated[DayPlan | TimePlan, Field(discriminator="type")] | None = None
+
+
+class IntervalAttributes(_Model):
+    start: Timestamp
+    end: Timestamp
+    seats: StrictInt = Field(ge=0, le=10_000)
+
+
+class BookingAttributes(IntervalAttributes):
+    state: Literal["proposed", "pending", "accepted", "declined", "cancelled"] = "pending"
+
+
+class StockAdjustmentAttributes(_Model):
+    quantity: StrictInt = Field(ge=-(2**40), le=2**40)
+
+
+class StockReservationAttributes(_Model):
+    quantity: StrictInt = Field(ge=0, le=2**40)
+    state: Literal["pending", "proposed", "accepted", "declined", "cancelled"] = "pending"
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeEvent:
+    """A valid event, reduced to what search needs. `resource` is None for deletions."""
+
+    seq: int
+    event_type: str
+    listing_id: str
+    resource_id: str
+    resource: dict[str, Any] | None
+    event_id: str
+
+    @property
+    def family(self) -> str:
+        return self.event_type.split("/", 1)[0]
+
+    @property
+    def is_deletion(self) -> bool:
+        return self.event_type.endswith("/deleted")
+
+    def to_json(self) -> bytes:
+        return orjson.dumps(
+            {
+                "seq": self.seq,
+                "type": self.event_type,
+                "lid": self.listing_id,
+                "rid": self.resource_id,
+                "res": self.resource,
+                "eid": self.event_id,
+            }
+        )
+
+    @classmethod
+    def from_json(cls, data: bytes | str) -> ChangeEvent:
+        d = orjson.loads(data)
+        return cls(d["seq"], d["type"], d["lid"], d["rid"], d["res"], d["eid"])
+
+
+@dataclass(frozen=True, slots=True)
+class Rejected:
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Ignored:
+    event_type: str
+
+
+Classified: TypeAlias = ChangeEvent | Rejected | Ignored
+
+
+def _format_errors(prefix: str, exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors(include_url=False)[:3]:
+        loc = ".".join(str(p) for p in (prefix, *err["loc"]) if p != "")
+        parts.append(f"{loc}: {err['msg']}")
+    more = exc.error_count() - 3
+    return "; ".join(parts) + (f" (+{more} more)" if more > 0 else "")
+
+
+def _json_bounds_error(name: str, value: Any) -> str | None:
+    """Depth, NaN and size limits on free-form extended data."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_JSON_DEPTH:
+            return f"{name}: nested deeper than {MAX_JSON_DEPTH} levels"
+        if isinstance(node, dict):
+            stack.extend((v, depth + 1) for v in node.values())
+        elif isinstance(node, list):
+            stack.extend((v, depth + 1) for v in node)
+        elif isinstance(node, float) and not math.isfinite(node):
+            return f"{name}: NaN and infinite numbers are not JSON"
+    try:
+        size = len(orjson.dumps(value))
+    except (TypeError, orjson.JSONEncodeError) as exc:
+        return f"{name}: not serialisable as JSON ({exc})"
+    if size > MAX_EXTENDED_DATA_BYTES:
+        return f"{name}: {size} bytes, more than the {MAX_EXTENDED_DATA_BYTES} allowed"
+    return None
+
+
+def _relationship_id(container: dict[str, Any] | None, name: str) -> str | None:
+    """`relationships.<name>.data.id`, canonicalised; None when absent or not a UUID."""
+    if not isinstance(container, dict):
+        return None
+    rels = container.get("relationships")
+    rel = rels.get(name) if isinstance(rels, dict) else None
+    data = rel.get("data") if isinstance(rel, dict) else None
+    rid = data.get("id") if isinstance(data, dict) else None
+    if not isinstance(rid, str):
+        return None
+    try:
+        return canonical_uuid(rid)
+    except ValueError:
+        return None
+
+
+def _current_stock(resource: dict[str, Any]) -> tuple[int | None, str | None]:
+    """`currentStock` as `{"quantity": n}` or JSON:API `{"data": {"attributes": {"quantity": n}}}`."""
+    rels = resource.get("relationships")
+    rel = rels.get("currentStock") if isinstance(rels, dict) else None
+    if rel is None:
+        return None, None
+    if isinstance(rel, dict) and "data" in rel:
+        data = rel["data"]
+        if data is None:
+            return None, None
+        rel = data.get("attributes") if isinstance(data, dict) else None
+    qty = rel.get("quantity") if isinstance(rel, dict) else None
+    if qty is None:
+        return None, None
+    if not isinstance(qty, int) or isinstance(qty, bool):
+        return None, "resource.relationships.currentStock.quantity: must be an integer"
+    return qty, None
+
+
+def _listing_resource(resource: dict[str, Any]) -> dict[str, Any] | Rejected:
+    try:
+        attrs = ListingAttributes.model_validate(resource.get("attributes"))
+    except ValidationError as exc:
+        return Rejected(_format_errors("resource.attributes", exc))
+    for name in ("publicData", "metadata"):
+        err = _json_bounds_error(f"resource.attributes.{name}", getattr(attrs, name))
+        if err:
+            return Rejected(err)
+    stock, err = _current_stock(resource)
+    if err:
+        return Rejected(err)
+    author = _relationship_id(resource, "author")
+    # privateData is deliberately not copied: the service never stores it.
+    return {
+        "title": attrs.title,
+        "description": attrs.description,
+        "geolocation": attrs.geolocation.model_dump() if attrs.geolocation else None,
+        "price": attrs.price.model_dump() if attrs.price else None,
+        "publicData": attrs.publicData or {},
+        "metadata": attrs.metadata or {},
+        "state": attrs.state,
+        "deleted": attrs.deleted,
+        "createdAt": attrs.createdAt,
+        "availabilityPlan": attrs.availabilityPlan.model_dump() if attrs.availabilityPlan else None,
+        "authorId": author,
+        "currentStock": stock,
+    }
+
+
+_COMPONENT_MODELS: dict[str, type[_Model]] = {
+    "availabilityException": IntervalAttributes,
+    "booking": BookingAttributes,
+    "stockAdjustment": StockAdjustmentAttributes,
+    "stockReservation": StockReservationAttributes,
+}
+
+
+def _component_resource(family: str, resource: dict[str, Any]) -> dict[str, Any] | Rejected:
+    try:
+        attrs = _COMPONENT_MODELS[family].model_validate(resource.get("attributes"))
+    except ValidationError as exc:
+        return Rejected(_format_errors("resource.attributes", exc))
+    out = attrs.model_dump()
+    if "start" in out and out["end"] <= out["start"]:
+        return Rejected("resource.attributes.end: must be after start")
+    return out
+
+
+def classify(raw: object) -> Classified:
+    if not isinstance(raw, dict):
+        return Rejected(f"event must be a JSON object, got {type(raw).__name__}")
+    try:
+        env = EventEnvelope.model_validate(raw)
+    except ValidationError as exc:
+        return Rejected(_format_errors("", exc))
+    a = env.attributes
+    if a.eventType not in SEARCH_EVENTS:
+        return Ignored(a.eventType)
+    family = a.eventType.split("/", 1)[0]
+    expected_type = family
+    if a.resourceType is not None and a.resourceType != expected_type:
+        return Rejected(f"attributes.resourceType: {a.resourceType!r} does not match {a.eventType!r}")
+    deletion = a.eventType.endswith("/deleted")
+    resource = a.resource
+    if deletion:
+        normalised: dict[str, Any] | None = None
+    else:
+        if resource is None:
+            return Rejected(f"attributes.resource: required for {a.eventType}")
+        rid = resource.get("id")
+        if rid is not None and (not isinstance(rid, str) or _safe_uuid(rid) != a.resourceId):
+            return Rejected("attributes.resource.id: does not match attributes.resourceId")
+        built = _listing_resource(resource) if family == "listing" else _component_resource(family, resource)
+        if isinstance(built, Rejected):
+            return built
+        normalised = built
+    if family == "listing":
+        listing_id = a.resourceId
+    else:
+        # Deletions carry no resource: the listing is named by the previous values.
+        found = _relationship_id(resource, "listing") or _relationship_id(a.previousValues, "listing")
+        if found is None:
+            return Rejected(f"{a.eventType}: relationships.listing.data.id is missing or not a UUID")
+        listing_id = found
+    return ChangeEvent(a.sequenceId, a.eventType, listing_id, a.resourceId, normalised, env.id)
+
+
+def _safe_uuid(value: str) -> str | None:
+    try:
+        return canonical_uuid(value)
+    except ValueError:
+        return None
+
+
+def strip_private(raw: object) -> object:
+    """A copy of a raw event fit for the dead-letter store: privateData never leaves intake."""
+    if not isinstance(raw, dict):
+        return raw
+    attrs = raw.get("attributes")
+    if not isinstance(attrs, dict):
+        return raw
+    out_attrs = dict(attrs)
+    for key in ("resource", "previousValues"):
+        part = out_attrs.get(key)
+        if isinstance(part, dict) and isinstance(part.get("attributes"), dict):
+            inner = dict(part["attributes"])
+            if "privateData" in inner:
+                inner["privateData"] = "[not stored]"
+                out_attrs[key] = {**part, "attributes": inner}
+    return {**raw, "attributes": out_attrs}

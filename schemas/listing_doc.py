@@ -1,0 +1,126 @@
+"""One listing's index document: merging events into it, and rendering it back out.
+
+A document is built from several event streams (the listing itself, availability exceptions,
+bookings, stock). Its `src` keeps every component with the sequenceId of the event that last
+set it, deletions as tombstones. Merging is therefore order-independent: applying any
+permutation of a set of events, with duplicates, gives the same `src` as applying them in
+sequenceId order, because each component keeps only its newest event.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from schemas.events import ChangeEvent
+from schemas.index_layout import F
+
+LISTING = "listing"
+
+# Attributes a public listing resource may carry; `privateData` is not among them.
+PUBLIC_ATTRIBUTES = (
+    "title",
+    "description",
+    "geolocation",
+    "price",
+    "publicData",
+    "metadata",
+    "state",
+    "deleted",
+    "createdAt",
+    "availabilityPlan",
+)
+
+
+def empty_source() -> dict[str, Any]:
+    return {LISTING: None}
+
+
+def merge(src: dict[str, Any] | None, events: Iterable[ChangeEvent]) -> tuple[dict[str, Any], bool]:
+    """Apply events to a document source; returns (new source, whether anything changed).
+
+    Components are `{"seq": n, "data": {...} | None}`; `data` None is a tombstone, kept so a
+    late, older event cannot bring a deleted thing back.
+    """
+    out = dict(src) if src else empty_source()
+    changed = False
+    for ev in events:
+        entry = {"seq": ev.seq, "data": ev.resource}
+        if ev.family == LISTING:
+            current = out.get(LISTING)
+            if current is None or current["seq"] < ev.seq:
+                out[LISTING] = entry
+                changed = True
+            continue
+        bucket = dict(out.get(ev.family) or {})
+        current = bucket.get(ev.resource_id)
+        if current is None or current["seq"] < ev.seq:
+            bucket[ev.resource_id] = entry
+            out[ev.family] = bucket
+            changed = True
+    return out, changed
+
+
+def source_seq(src: dict[str, Any]) -> int:
+    """The newest sequenceId the document reflects: its external version."""
+    best = 0
+    for key, value in src.items():
+        if value is None:
+            continue
+        seqs = [value["seq"]] if key == LISTING else [c["seq"] for c in value.values()]
+        best = max([best, *seqs])
+    return best
+
+
+def build_document(listing_id: str, src: dict[str, Any]) -> dict[str, Any]:
+    """The indexed fields, derived only from `src` (so a rebuild can recompute them)."""
+    listing = (src.get(LISTING) or {}).get("data")
+    doc: dict[str, Any] = {F.ID: listing_id, F.SEQ: source_seq(src), F.SOURCE: src}
+    if listing is None:
+        # Events for a listing we have not seen yet, or a deleted one: kept, never visible.
+        doc[F.STATE] = None
+        doc[F.DELETED] = (src.get(LISTING) or {}).get("seq") is not None
+        return doc
+    doc[F.STATE] = listing["state"]
+    doc[F.DELETED] = bool(listing["deleted"])
+    doc[F.TITLE] = listing["title"]
+    doc[F.DESCRIPTION] = listing["description"]
+    doc[F.CREATED_AT] = listing["createdAt"]
+    doc[F.AUTHOR] = listing["authorId"]
+    price = listing["price"]
+    if price is not None:
+        doc[F.PRICE] = price["amount"]
+        doc[F.CURRENCY] = price["currency"]
+    geo = listing["geolocation"]
+    if geo is not None:
+        doc[F.GEO] = {"lat": geo["lat"], "lon": geo["lng"]}
+    return doc
+
+
+def public_resource(listing_id: str, src: dict[str, Any], attributes: Iterable[str] | None = None) -> dict[str, Any]:
+    """The Flex listing resource for a public response; `attributes` selects sparse fields.
+
+    Sparse names may be top-level (`title`) or one level into extended data
+    (`publicData.listingType`).
+    """
+    listing = (src.get(LISTING) or {}).get("data") or {}
+    names = PUBLIC_ATTRIBUTES if attributes is None else tuple(attributes)
+    whole = [n for n in names if "." not in n]
+    attrs: dict[str, Any] = {n: listing.get(n) for n in whole}
+    for name in names:
+        head, _, key = name.partition(".")
+        if key and head not in whole:
+            part = attrs.setdefault(head, {})
+            value = (listing.get(head) or {}).get(key)
+            if value is not None:
+                part[key] = value
+    for name in ("publicData", "metadata"):
+        if name in attrs and attrs[name] is None:
+            attrs[name] = {}
+    author = listing.get("authorId")
+    return {
+        "id": listing_id,
+        "type": "listing",
+        "attributes": attrs,
+        "relationships": {"author": {"data": {"id": author, "type": "user"} if author else None}},
+    }

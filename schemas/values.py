@@ -1,0 +1,38 @@
+"""Small value parsers shared by event validation and query parsing."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+
+def canonical_uuid(value: str) -> str:
+    """Lower-case hyphenated form, so ids from events and from queries always compare equal."""
+    if not isinstance(value, str) or len(value) > 64:
+        raise ValueError("must be a UUID string")
+    try:
+        return str(uuid.UUID(value))
+    except ValueError:
+        raise ValueError(f"{value!r} is not a valid UUID") from None
+
+
+def parse_timestamp(value: str) -> datetime:
+    """ISO-8601 with an explicit offset (or Z); naive times are refused because they are ambiguous."""
+    if not isinstance(value, str) or len(value) > 64:
+        raise ValueError("must be an ISO-8601 timestamp string")
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00") if value.endswith("Z") else value)
+    except ValueError:
+        raise ValueError(f"{value!r} is not an ISO-8601 timestamp") from None
+    if parsed.tzinfo is None:
+        raise ValueError(f"{value!r} has no timezone offset")
+    return parsed.astimezone(UTC)
+
+
+def format_timestamp(value: datetime) -> str:
+    """Flex's wire format: UTC, millisecond precision, trailing Z."""
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+
+
+def normalise_timestamp(value: str) -> str:
+    return format_timestamp(parse_timestamp(value))

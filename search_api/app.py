@@ -1,0 +1,47 @@
+"""The FastAPI application factory."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from indexer.index_admin import ensure_index
+from search_api.errors import install_error_handlers
+from search_api.routes import events, listings, status
+from search_api.services import Services
+
+DESCRIPTION = """
+Self-hosted marketplace listing search that speaks the Sharetribe Flex listing-search language.
+
+* **Public** (`/v1/api/listings/*`): no credential; only published, non-deleted listings; never `privateData`.
+* **Operator** (`/v1/events`, `/v1/status`, `/v1/dead-letters`):
+  `Authorization: Bearer <LISTING_SEARCH_OPERATOR_TOKEN>`.
+
+Every error is `{"errors": [{"id", "status", "code", "title", "details", "source": {"path": [...]}}]}`.
+"""
+
+
+def create_app(services: Services, *, ensure_index_on_start: bool = True) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if ensure_index_on_start:
+            ensure_index(services.engine, services.settings, services.names)
+        yield
+
+    app = FastAPI(
+        title="listing-search",
+        version="0.1.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        docs_url="/docs",
+        openapi_url="/openapi.json",
+    )
+    app.state.services = services
+    install_error_handlers(app)
+    app.include_router(listings.router)
+    app.include_router(events.router)
+    app.include_router(status.router)
+    app.include_router(status.health)
+    return app

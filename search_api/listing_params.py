@@ -1,0 +1,284 @@
+"""`/v1/api/listings/query` parameters: one table drives both parsing and the OpenAPI docs.
+
+Parsing is strict: every mistake is a 400 naming the parameter, never a silently ignored value.
+Flex SDK parameters that do not change which listings match (`include`, `fields.image`,
+`imageVariant.*`, ...) are accepted and ignored so existing storefronts work unchanged.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Final
+
+from schemas.index_layout import MAX_RESULT_WINDOW
+from schemas.listing_doc import PUBLIC_ATTRIBUTES
+from schemas.values import canonical_uuid
+from search_api.errors import ApiError, invalid_param
+
+MAX_IDS: Final = 100
+MAX_PER_PAGE: Final = 100
+DEFAULT_PER_PAGE: Final = 100
+MAX_SORT_KEYS: Final = 3
+MAX_KEYWORDS_CHARS: Final = 256
+SORT_KEYS: Final = ("createdAt", "price")
+
+
+@dataclass(frozen=True)
+class ParamSpec:
+    name: str
+    schema: dict[str, Any]
+    description: str
+    example: str | None = None
+
+
+QUERY_PARAMS: Final = (
+    ParamSpec(
+        "keywords",
+        {"type": "string", "maxLength": MAX_KEYWORDS_CHARS},
+        "Free text. A listing matches if any word matches its title, description or a `text` search "
+        "schema field (title weighs most). Accents are folded, word prefixes of 3+ characters match, and "
+        "words of 5+ characters tolerate one typo. Results are ordered by relevance unless `sort` is given. "
+        "A blank value is the same as no keywords.",
+        "cozy cottage",
+    ),
+    ParamSpec(
+        "price",
+        {"type": "string", "pattern": r"^(\d+|\d*,\d*)$"},
+        "Price in minor units (cents): `v` (exact), `min,max`, `min,` or `,max`. Min inclusive, max "
+        "exclusive; currency is ignored.",
+        "5000,20000",
+    ),
+    ParamSpec(
+        "ids",
+        {"type": "string"},
+        f"Comma-separated listing UUIDs, at most {MAX_IDS}. Only published listings are returned.",
+    ),
+    ParamSpec("authorId", {"type": "string", "format": "uuid"}, "Only listings of this author (user UUID)."),
+    ParamSpec(
+        "sort",
+        {"type": "string"},
+        f"Comma-separated, at most {MAX_SORT_KEYS} keys from `createdAt`, `price`. No prefix sorts "
+        "descending, a `-` prefix ascending (`-price` is cheapest first). Default: `createdAt` (newest "
+        "first), or relevance when `keywords` is given. Ties are broken by listing id.",
+        "-price,createdAt",
+    ),
+    ParamSpec(
+        "page", {"type": "integer", "minimum": 1, "default": 1}, "Page number, from 1 up to `meta.paginationLimit`."
+    ),
+    ParamSpec(
+        "perPage",
+        {"type": "integer", "minimum": 1, "maximum": MAX_PER_PAGE, "default": DEFAULT_PER_PAGE},
+        f"Listings per page, 1 to {MAX_PER_PAGE}.",
+    ),
+    ParamSpec(
+        "fields.listing",
+        {"type": "string"},
+        "Sparse attributes: comma-separated attribute names (" + ", ".join(PUBLIC_ATTRIBUTES) + "), "
+        "or one key of extended data such as `publicData.listingType`.",
+        "title,price,publicData.listingType",
+    ),
+)
+
+_KNOWN = {p.name for p in QUERY_PARAMS}
+
+# Contract parameters that a later version implements; refused clearly rather than ignored.
+NOT_YET_SUPPORTED: Final = frozenset(
+    {
+        "origin",
+        "bounds",
+        "start",
+        "end",
+        "availability",
+        "seats",
+        "minDuration",
+        "minStock",
+        "stockMode",
+        "facets",
+        "cursor",
+    }
+)
+
+# Flex SDK parameters that shape the response elsewhere (images, includes) and never filter.
+_IGNORED_PREFIXES: Final = ("fields.", "imageVariant.", "limit.")
+_IGNORED: Final = frozenset({"include"})
+
+
+@dataclass(frozen=True)
+class PriceFilter:
+    exact: int | None = None
+    min: int | None = None
+    max: int | None = None
+
+
+@dataclass(frozen=True)
+class SortKey:
+    key: str
+    ascending: bool
+
+
+@dataclass(frozen=True)
+class ListingQuery:
+    keywords: str | None = None
+    price: PriceFilter | None = None
+    ids: tuple[str, ...] | None = None
+    author_id: str | None = None
+    sort: tuple[SortKey, ...] = ()
+    page: int = 1
+    per_page: int = DEFAULT_PER_PAGE
+    fields: tuple[str, ...] | None = None
+
+    @property
+    def pagination_limit(self) -> int:
+        return pagination_limit(self.per_page)
+
+
+def pagination_limit(per_page: int) -> int:
+    return max(1, MAX_RESULT_WINDOW // per_page)
+
+
+def _single(items: list[tuple[str, str]]) -> dict[str, str]:
+    values: dict[str, str] = {}
+    for name, value in items:
+        if name in values:
+            raise invalid_param(name, "given more than once")
+        values[name] = value
+    return values
+
+
+def _int(name: str, raw: str, *, minimum: int, maximum: int | None = None) -> int:
+    text = raw.strip()
+    if not text or not (text.isdigit() or (text[0] == "-" and text[1:].isdigit())) or len(text) > 18:
+        raise invalid_param(name, f"{raw!r} is not an integer")
+    value = int(text)
+    if value < minimum:
+        raise invalid_param(name, f"must be at least {minimum}")
+    if maximum is not None and value > maximum:
+        raise invalid_param(name, f"must be at most {maximum}")
+    return value
+
+
+def parse_range(name: str, raw: str) -> PriceFilter:
+    """`v`, `min,max`, `min,` or `,max` of non-negative integers; min < max."""
+    parts = raw.split(",")
+    if len(parts) == 1:
+        return PriceFilter(exact=_int(name, parts[0], minimum=0))
+    if len(parts) != 2:
+        raise invalid_param(name, "expected a value, or min,max with either side optional")
+    lo_raw, hi_raw = (p.strip() for p in parts)
+    if not lo_raw and not hi_raw:
+        raise invalid_param(name, "give a min, a max or both")
+    lo = _int(name, lo_raw, minimum=0) if lo_raw else None
+    hi = _int(name, hi_raw, minimum=0) if hi_raw else None
+    if lo is not None and hi is not None and hi <= lo:
+        raise invalid_param(name, "max must be greater than min")
+    return PriceFilter(min=lo, max=hi)
+
+
+def _uuid(name: str, raw: str) -> str:
+    try:
+        return canonical_uuid(raw.strip())
+    except ValueError:
+        raise invalid_param(name, f"{raw.strip()!r} is not a valid UUID") from None
+
+
+def _ids(raw: str) -> tuple[str, ...]:
+    parts = [p for p in raw.split(",") if p.strip()]
+    if not parts:
+        raise invalid_param("ids", "give at least one UUID")
+    if len(parts) > MAX_IDS:
+        raise invalid_param("ids", f"at most {MAX_IDS} ids, got {len(parts)}")
+    return tuple(dict.fromkeys(_uuid("ids", p) for p in parts))
+
+
+def _sort(raw: str, *, keys: tuple[str, ...] = SORT_KEYS) -> tuple[SortKey, ...]:
+    parts = [p.strip() for p in raw.split(",")]
+    if not raw.strip() or any(not p for p in parts):
+        raise invalid_param("sort", "empty sort key")
+    if len(parts) > MAX_SORT_KEYS:
+        raise invalid_param("sort", f"at most {MAX_SORT_KEYS} sort keys, got {len(parts)}")
+    out: list[SortKey] = []
+    for part in parts:
+        ascending = part.startswith("-")
+        key = part[1:] if ascending else part
+        if key not in keys:
+            raise invalid_param("sort", f"unknown sort key {key!r}; use one of {', '.join(keys)}")
+        if any(s.key == key for s in out):
+            raise invalid_param("sort", f"sort key {key!r} given twice")
+        out.append(SortKey(key, ascending))
+    return tuple(out)
+
+
+def _fields(raw: str) -> tuple[str, ...]:
+    names = [n.strip() for n in raw.split(",") if n.strip()]
+    if not names:
+        raise invalid_param("fields.listing", "give at least one attribute name")
+    for name in names:
+        head, dot, key = name.partition(".")
+        if head == "privateData":
+            raise invalid_param("fields.listing", "privateData is never public")
+        if head not in PUBLIC_ATTRIBUTES or (dot and (head not in ("publicData", "metadata") or not key)):
+            raise invalid_param("fields.listing", f"unknown attribute {name!r}")
+    return tuple(dict.fromkeys(names))
+
+
+def parse_listing_query(items: list[tuple[str, str]]) -> ListingQuery:
+    """Validate raw (name, value) pairs into a ListingQuery; raises ApiError(400) naming the parameter."""
+    values = _single(items)
+    for name in values:
+        if name in _KNOWN or name in _IGNORED or name.startswith(_IGNORED_PREFIXES):
+            continue
+        if name in NOT_YET_SUPPORTED:
+            raise invalid_param(name, "not supported by this version of listing-search yet")
+        if name.startswith(("pub_", "meta_")):
+            raise invalid_param(name, f"no search schema is defined for {name!r}")
+        raise invalid_param(name, "unknown parameter")
+    keywords = values.get("keywords", "").strip() or None
+    if keywords is not None and len(keywords) > MAX_KEYWORDS_CHARS:
+        raise invalid_param("keywords", f"at most {MAX_KEYWORDS_CHARS} characters")
+    per_page = (
+        _int("perPage", values["perPage"], minimum=1, maximum=MAX_PER_PAGE) if "perPage" in values else DEFAULT_PER_PAGE
+    )
+    page = _int("page", values["page"], minimum=1) if "page" in values else 1
+    limit = pagination_limit(per_page)
+    if page > limit:
+        raise invalid_param("page", f"at most {limit} with perPage={per_page} (meta.paginationLimit)")
+    return ListingQuery(
+        keywords=keywords,
+        price=parse_range("price", values["price"]) if "price" in values else None,
+        ids=_ids(values["ids"]) if "ids" in values else None,
+        author_id=_uuid("authorId", values["authorId"]) if "authorId" in values else None,
+        sort=_sort(values["sort"]) if "sort" in values else (),
+        page=page,
+        per_page=per_page,
+        fields=_fields(values["fields.listing"]) if "fields.listing" in values else None,
+    )
+
+
+def parse_show(items: list[tuple[str, str]]) -> tuple[str, tuple[str, ...] | None]:
+    values = _single(items)
+    for name in values:
+        if name not in ("id", "fields.listing", *_IGNORED) and not name.startswith(_IGNORED_PREFIXES):
+            raise invalid_param(name, "unknown parameter")
+    if "id" not in values:
+        raise invalid_param("id", "required")
+    fields = _fields(values["fields.listing"]) if "fields.listing" in values else None
+    return _uuid("id", values["id"]), fields
+
+
+def openapi_parameters(specs: tuple[ParamSpec, ...] = QUERY_PARAMS) -> list[dict[str, Any]]:
+    out = []
+    for spec in specs:
+        param: dict[str, Any] = {
+            "name": spec.name,
+            "in": "query",
+            "required": False,
+            "schema": spec.schema,
+            "description": spec.description,
+        }
+        if spec.example is not None:
+            param["example"] = spec.example
+        out.append(param)
+    return out
+
+
+__all__ = ["ApiError", "ListingQuery", "parse_listing_query", "parse_show"]

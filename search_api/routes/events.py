@@ -1,0 +1,89 @@
+"""Operator intake: `POST /v1/events` with `{"data": [event, ...]}` (one `events/query` page as is)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import Response
+
+from indexer.intake import Backpressure, accept
+from search_api.auth import OperatorDep
+from search_api.errors import ApiError
+from search_api.services import ServicesDep
+
+router = APIRouter(tags=["operator"], dependencies=[OperatorDep])
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise ApiError(413, f"body larger than {limit} bytes", location="body")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise ApiError(413, f"body larger than {limit} bytes", location="body")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+@router.post(
+    "/v1/events",
+    status_code=202,
+    summary="Submit change events",
+    description="Flex Integration API events. Each is validated on its own: good ones are queued for "
+    "indexing, malformed ones go to the dead-letter store with the reason, event types search does not "
+    "use are counted and ignored. Answers with the counts and the highest accepted sequenceId, which "
+    "`GET /v1/status` reports as `lastSequenceId` once it is searchable.",
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {
+                    "schema": {
+                        "type": "object",
+                        "required": ["data"],
+                        "properties": {"data": {"type": "array", "items": {"type": "object"}}},
+                    }
+                }
+            },
+        },
+        "responses": {
+            "202": {
+                "content": {
+                    "application/json": {
+                        "example": {"data": {"accepted": 99, "deadLettered": 1, "ignored": 0, "maxSequenceId": 1234}}
+                    }
+                }
+            },
+            "400": {"description": "The body is not JSON or has no `data` list"},
+            "413": {"description": "Body or event count over the limit"},
+            "503": {"description": "Too many events waiting; retry after the given delay"},
+        },
+    },
+)
+async def post_events(request: Request, services: ServicesDep) -> Response:
+    settings = services.settings
+    raw = await _read_body(request, settings.max_body_bytes)
+    try:
+        body: Any = orjson.loads(raw)  # strict JSON: NaN and Infinity are refused
+    except orjson.JSONDecodeError as exc:
+        raise ApiError(400, f"body: not valid JSON ({exc})", param="body", location="body") from None
+    if not isinstance(body, dict) or not isinstance(body.get("data"), list):
+        raise ApiError(400, 'body: expected {"data": [event, ...]}', param="data", location="body")
+    events = body["data"]
+    if len(events) > settings.max_events_per_request:
+        raise ApiError(
+            413, f"data: at most {settings.max_events_per_request} events per request", param="data", location="body"
+        )
+    try:
+        result = await run_in_threadpool(
+            accept, services.redis, services.keys, events, max_pending=settings.max_pending_events
+        )
+    except Backpressure as exc:
+        raise ApiError(503, f"{exc}; retry later", headers={"Retry-After": "5"}) from exc
+    return Response(orjson.dumps({"data": result.as_json()}), status_code=202, media_type="application/json")

@@ -1,0 +1,143 @@
+"""Public search: `/v1/api/listings/query` and `/v1/api/listings/show`. Only published listings."""
+
+from __future__ import annotations
+
+import logging
+import math
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+from opensearchpy.exceptions import ConnectionError as EngineConnectionError
+from opensearchpy.exceptions import ConnectionTimeout, TransportError
+
+from schemas.index_layout import F
+from schemas.listing_doc import public_resource
+from search_api.errors import ApiError
+from search_api.listing_params import openapi_parameters, parse_listing_query, parse_show
+from search_api.listing_query import search_body
+from search_api.services import ServicesDep
+
+log = logging.getLogger(__name__)
+router = APIRouter(prefix="/v1/api/listings", tags=["public search"])
+
+_LISTING_EXAMPLE = {
+    "id": "7a3b1c6e-9a2f-4e8b-8f3d-2f5c9e1a0b4d",
+    "type": "listing",
+    "attributes": {
+        "title": "Sunny room near the park",
+        "description": "...",
+        "geolocation": {"lat": 42.65, "lng": -73.75},
+        "price": {"amount": 12500, "currency": "USD"},
+        "publicData": {"listingType": "Private room"},
+        "metadata": {},
+        "state": "published",
+        "deleted": False,
+        "createdAt": "2024-06-22T10:00:00.000Z",
+        "availabilityPlan": {"type": "availability-plan/day", "entries": []},
+    },
+    "relationships": {"author": {"data": {"id": "0b1f3c1e-5f0a-4c38-9a85-1c2d3e4f5a6b", "type": "user"}}},
+}
+_ERROR_RESPONSE = {"description": "Invalid parameter; `errors[0].source.path` names it"}
+
+
+def _json(body: Any, status: int = 200) -> Response:
+    return Response(orjson.dumps(body), status_code=status, media_type="application/json")
+
+
+def _search(services: ServicesDep, body: dict[str, Any]) -> dict[str, Any]:
+    try:
+        result: dict[str, Any] = services.engine.search(index=services.names.public_alias, body=body)
+        return result
+    except (EngineConnectionError, ConnectionTimeout) as exc:
+        raise ApiError(503, "the search engine is unreachable; retry shortly", headers={"Retry-After": "2"}) from exc
+    except TransportError as exc:
+        if exc.status_code == 429 or (isinstance(exc.status_code, int) and exc.status_code >= 500):
+            raise ApiError(503, "the search engine is overloaded; retry shortly", headers={"Retry-After": "2"}) from exc
+        raise
+
+
+@router.get(
+    "/query",
+    summary="Search published listings",
+    description="Flex-compatible listing search. All filters combine with AND. Only published, "
+    "non-deleted listings are ever returned; `privateData` never is.",
+    openapi_extra={
+        "parameters": openapi_parameters(),
+        "responses": {
+            "200": {
+                "content": {
+                    "application/json": {
+                        "example": {
+                            "data": [_LISTING_EXAMPLE],
+                            "meta": {
+                                "totalItems": 1,
+                                "totalPages": 1,
+                                "page": 1,
+                                "perPage": 100,
+                                "paginationLimit": 100,
+                            },
+                        }
+                    }
+                }
+            },
+            "400": _ERROR_RESPONSE,
+        },
+    },
+)
+def query_listings(request: Request, services: ServicesDep) -> Response:
+    q = parse_listing_query(request.query_params.multi_items())
+    result = _search(services, search_body(q))
+    total = int(result["hits"]["total"]["value"])
+    data = [public_resource(hit["_id"], hit["_source"].get(F.SOURCE, {}), q.fields) for hit in result["hits"]["hits"]]
+    meta = {
+        "totalItems": total,
+        "totalPages": math.ceil(total / q.per_page),
+        "page": q.page,
+        "perPage": q.per_page,
+        "paginationLimit": q.pagination_limit,
+    }
+    return _json({"data": data, "meta": meta})
+
+
+@router.get(
+    "/show",
+    summary="One published listing",
+    description="Returns the listing if it is published and not deleted; 404 otherwise.",
+    openapi_extra={
+        "parameters": [
+            {
+                "name": "id",
+                "in": "query",
+                "required": True,
+                "schema": {"type": "string", "format": "uuid"},
+                "description": "Listing UUID.",
+            },
+            *[p for p in openapi_parameters() if p["name"] == "fields.listing"],
+        ],
+        "responses": {
+            "200": {"content": {"application/json": {"example": {"data": _LISTING_EXAMPLE}}}},
+            "400": _ERROR_RESPONSE,
+            "404": {"description": "No published listing with this id"},
+        },
+    },
+)
+def show_listing(request: Request, services: ServicesDep) -> Response:
+    listing_id, fields = parse_show(request.query_params.multi_items())
+    # The same filtered path as search, so visibility is decided in exactly one way.
+    body = {
+        "query": {"bool": {"filter": [*search_body_filters(), {"ids": {"values": [listing_id]}}]}},
+        "size": 1,
+        "_source": [f"{F.SOURCE}.listing"],
+    }
+    hits = _search(services, body)["hits"]["hits"]
+    if not hits:
+        raise ApiError(404, f"no published listing with id {listing_id}", param="id")
+    return _json({"data": public_resource(listing_id, hits[0]["_source"].get(F.SOURCE, {}), fields)})
+
+
+def search_body_filters() -> list[dict[str, Any]]:
+    from schemas.index_layout import public_filter
+
+    return public_filter()
