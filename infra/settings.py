@@ -7,7 +7,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="LISTING_SEARCH_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="LISTING_SEARCH_", extra="ignore", populate_by_name=True)
 
     opensearch_url: str | None = Field(
         default=None, validation_alias=AliasChoices("OPENSEARCH_URL", "LISTING_SEARCH_OPENSEARCH_URL")

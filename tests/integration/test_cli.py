@@ -1,0 +1,91 @@
+"""The commands a newcomer runs: `listing-search dev` on embedded defaults, then `import-airbnb`."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from listing_search.runner import free_port
+
+TOKEN = "cli-test-token"
+
+
+def command() -> list[str]:
+    script = Path(sys.executable).parent / "listing-search"
+    return [str(script)] if script.exists() else [sys.executable, "-m", "listing_search"]
+
+
+@pytest.fixture(scope="module")
+def dev_server(redis_url: str) -> Iterator[tuple[str, str]]:
+    port = free_port()
+    prefix = f"lstest-cli-{uuid.uuid4().hex[:8]}:"
+    env = {k: v for k, v in os.environ.items() if k != "OPENSEARCH_URL"}
+    env.update(REDIS_URL=redis_url, LISTING_SEARCH_REDIS_PREFIX=prefix, LISTING_SEARCH_OPERATOR_TOKEN=TOKEN)
+    proc = subprocess.Popen(
+        [*command(), "dev", "--port", str(port)], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
+            try:
+                status = httpx.get(f"{base}/v1/status", headers={"Authorization": f"Bearer {TOKEN}"}, timeout=5)
+                body = status.json()
+                if status.status_code == 200 and body["documents"] == 421 and body["pending"] == 0:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline, "dev server did not load the demo data in 90 s"
+            time.sleep(0.3)
+        yield base, prefix
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        import redis
+
+        client = redis.Redis.from_url(redis_url)
+        stale = list(client.scan_iter(match=f"{prefix}*"))
+        if stale:
+            client.delete(*stale)
+
+
+def test_dev_serves_the_albany_demo(dev_server: tuple[str, str]) -> None:
+    base, _ = dev_server
+    body = httpx.get(f"{base}/v1/api/listings/query", params={"keywords": "cozy", "perPage": 3}).json()
+    assert body["meta"]["totalItems"] > 0 and len(body["data"]) == 3
+    assert httpx.get(f"{base}/v1/api/listings/query").json()["meta"]["totalItems"] == 384
+    assert httpx.get(f"{base}/docs").status_code == 200
+
+
+def test_import_airbnb_over_http_updates_in_place(dev_server: tuple[str, str]) -> None:
+    base, _ = dev_server
+    env = {**os.environ, "LISTING_SEARCH_OPERATOR_TOKEN": TOKEN}
+    done = subprocess.run(
+        [*command(), "import-airbnb", "--url", base, "--wait"], env=env, capture_output=True, text=True, timeout=180
+    )
+    assert done.returncode == 0, done.stderr
+    assert "sent 1715 events (sequenceIds 1716..3430)" in done.stdout
+    status = httpx.get(f"{base}/v1/status", headers={"Authorization": f"Bearer {TOKEN}"}).json()
+    assert status["documents"] == 421 and status["lastSequenceId"] == 3430 and status["deadLetters"] == 0
+
+
+def test_import_airbnb_refuses_without_token(dev_server: tuple[str, str]) -> None:
+    base, _ = dev_server
+    env = {k: v for k, v in os.environ.items() if k != "LISTING_SEARCH_OPERATOR_TOKEN"}
+    done = subprocess.run(
+        [*command(), "import-airbnb", "--url", base], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 2 and "operator token" in done.stderr

@@ -1,0 +1,177 @@
+"""A running service for one test (API on a real socket + worker thread), and event builders."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from indexer.index_admin import drop_all
+from infra.settings import Settings
+from listing_search.runner import build_services, serve_in_thread, start_worker
+from search_api.app import create_app
+from search_api.services import Services
+
+OPERATOR_TOKEN = "test-operator-token"
+MARKETPLACE = "00000000-0000-4000-8000-000000000001"
+
+
+@dataclass
+class Service:
+    url: str
+    services: Services
+    public: httpx.Client
+    operator: httpx.Client
+
+    def send(self, events: list[dict[str, Any]]) -> dict[str, Any]:
+        resp = self.operator.post("/v1/events", json={"data": events})
+        assert resp.status_code == 202, resp.text
+        data: dict[str, Any] = resp.json()["data"]
+        return data
+
+    def status(self) -> dict[str, Any]:
+        resp = self.operator.get("/v1/status")
+        assert resp.status_code == 200, resp.text
+        result: dict[str, Any] = resp.json()
+        return result
+
+    def wait_searchable(self, timeout: float = 60.0) -> dict[str, Any]:
+        """The contract's recipe: pending == 0 and lastSequenceId == newest accepted."""
+        deadline = time.monotonic() + timeout
+        while True:
+            status = self.status()
+            if status["pending"] == 0 and status["lastSequenceId"] == status["acceptedSequenceId"]:
+                return status
+            assert time.monotonic() < deadline, f"not searchable after {timeout}s: {status}"
+            time.sleep(0.05)
+
+    def query(self, **params: Any) -> dict[str, Any]:
+        resp = self.public.get("/v1/api/listings/query", params=params)
+        assert resp.status_code == 200, resp.text
+        result: dict[str, Any] = resp.json()
+        return result
+
+    def ids(self, **params: Any) -> list[str]:
+        return [d["id"] for d in self.query(**params)["data"]]
+
+
+@contextmanager
+def running_service(engine_url: str, redis_url: str, **overrides: Any) -> Iterator[Service]:
+    tag = uuid.uuid4().hex[:10]
+    values: dict[str, Any] = {
+        "opensearch_url": engine_url,
+        "redis_url": redis_url,
+        "operator_token": OPERATOR_TOKEN,
+        "index_prefix": f"t-{tag}",
+        "redis_prefix": f"lstest:{tag}:",
+        "replicas": 0,
+        "block_ms": 50,
+    }
+    settings = Settings(**{**values, **overrides})
+    services = build_services(settings, engine_url=engine_url)
+    worker = start_worker(services)
+    server = serve_in_thread(create_app(services))
+    public = httpx.Client(base_url=server.url, timeout=30)
+    operator = httpx.Client(base_url=server.url, timeout=30, headers={"Authorization": f"Bearer {OPERATOR_TOKEN}"})
+    try:
+        yield Service(server.url, services, public, operator)
+    finally:
+        public.close()
+        operator.close()
+        server.stop()
+        worker.stop()
+        drop_all(services.engine, services.names)
+        keys = list(services.redis.scan_iter(match=f"{settings.redis_prefix}*", count=1000))
+        if keys:
+            services.redis.delete(*keys)
+        services.redis.close()
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+def listing_event(
+    seq: int,
+    listing_id: str,
+    *,
+    event_type: str = "listing/updated",
+    state: str = "published",
+    title: str = "A listing",
+    description: str | None = "Somewhere nice",
+    price: int | None = 10_000,
+    created_at: str = "2026-01-01T00:00:00.000Z",
+    author_id: str | None = None,
+    public_data: dict[str, Any] | None = None,
+    private_data: dict[str, Any] | None = None,
+    deleted: bool = False,
+) -> dict[str, Any]:
+    resource: dict[str, Any] | None = {
+        "id": listing_id,
+        "type": "listing",
+        "attributes": {
+            "title": title,
+            "description": description,
+            "geolocation": {"lat": 42.65, "lng": -73.75},
+            "price": None if price is None else {"amount": price, "currency": "USD"},
+            "publicData": public_data or {},
+            "metadata": {},
+            "privateData": private_data or {},
+            "state": state,
+            "deleted": deleted,
+            "createdAt": created_at,
+            "availabilityPlan": None,
+        },
+        "relationships": {"author": {"data": {"id": author_id or MARKETPLACE, "type": "user"}}},
+    }
+    if event_type == "listing/deleted":
+        resource = None
+    return {
+        "id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"event:{seq}:{listing_id}")),
+        "type": "event",
+        "attributes": {
+            "sequenceId": seq,
+            "eventType": event_type,
+            "createdAt": "2026-01-01T00:00:00.000Z",
+            "resourceId": listing_id,
+            "resourceType": "listing",
+            "source": "source/marketplace-api",
+            "resource": resource,
+            "previousValues": {},
+            "marketplaceId": MARKETPLACE,
+        },
+    }
+
+
+def exception_event(
+    seq: int, listing_id: str, exception_id: str, *, start: str, end: str, seats: int = 0, deleted: bool = False
+) -> dict[str, Any]:
+    rel = {"listing": {"data": {"id": listing_id, "type": "listing"}}}
+    resource = (
+        None
+        if deleted
+        else {
+            "id": exception_id,
+            "type": "availabilityException",
+            "attributes": {"start": start, "end": end, "seats": seats},
+            "relationships": rel,
+        }
+    )
+    return {
+        "id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"event:{seq}:{exception_id}")),
+        "type": "event",
+        "attributes": {
+            "sequenceId": seq,
+            "eventType": "availabilityException/deleted" if deleted else "availabilityException/created",
+            "createdAt": "2026-01-01T00:00:00.000Z",
+            "resourceId": exception_id,
+            "resourceType": "availabilityException",
+            "resource": resource,
+            "previousValues": {"relationships": rel} if deleted else {},
+        },
+    }

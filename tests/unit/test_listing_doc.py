@@ -1,0 +1,112 @@
+"""Merging is order-independent and idempotent: the property the whole pipeline rests on."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from schemas.events import ChangeEvent
+from schemas.index_layout import F
+from schemas.listing_doc import build_document, merge, public_resource, source_seq
+
+LID = "7a3b1c6e-9a2f-4e8b-8f3d-2f5c9e1a0b4d"
+
+
+def listing(seq: int, state: str = "published", title: str = "t", deleted: bool = False) -> ChangeEvent:
+    res = {
+        "title": title,
+        "description": None,
+        "geolocation": None,
+        "price": {"amount": seq, "currency": "USD"},
+        "publicData": {"k": seq},
+        "metadata": {},
+        "state": state,
+        "deleted": deleted,
+        "createdAt": "2026-01-01T00:00:00.000Z",
+        "availabilityPlan": None,
+        "authorId": None,
+        "currentStock": None,
+    }
+    return ChangeEvent(seq, "listing/updated", LID, LID, res, f"e{seq}")
+
+
+def component(seq: int, family: str, rid: str, delete: bool = False) -> ChangeEvent:
+    res = None if delete else {"start": "a", "end": "b", "seats": seq % 3}
+    return ChangeEvent(seq, f"{family}/{'deleted' if delete else 'created'}", LID, rid, res, f"e{seq}")
+
+
+@st.composite
+def histories(draw: st.DrawFn) -> list[ChangeEvent]:
+    n = draw(st.integers(1, 25))
+    seqs = sorted(draw(st.sets(st.integers(1, 10_000), min_size=n, max_size=n)))
+    out: list[ChangeEvent] = []
+    for seq in seqs:
+        kind = draw(st.sampled_from(["listing", "listing-delete", "availabilityException", "booking", "delete-comp"]))
+        rid = draw(st.sampled_from(["r1", "r2", "r3"]))
+        if kind == "listing":
+            out.append(listing(seq, draw(st.sampled_from(["published", "closed", "draft"]))))
+        elif kind == "listing-delete":
+            out.append(ChangeEvent(seq, "listing/deleted", LID, LID, None, f"e{seq}"))
+        elif kind == "delete-comp":
+            out.append(component(seq, "availabilityException", rid, delete=True))
+        else:
+            out.append(component(seq, kind, rid))
+    return out
+
+
+def in_order(events: list[ChangeEvent]) -> dict[str, object]:
+    src: dict[str, object] | None = None
+    for ev in sorted(events, key=lambda e: e.seq):
+        src, _ = merge(src, [ev])
+    assert src is not None
+    return src
+
+
+@settings(max_examples=400, deadline=None)
+@given(histories(), st.randoms(use_true_random=False), st.integers(0, 10))
+def test_any_order_with_duplicates_converges(events: list[ChangeEvent], rnd: object, dups: int) -> None:
+    import random
+
+    assert isinstance(rnd, random.Random)
+    messy = events + [rnd.choice(events) for _ in range(dups)]
+    rnd.shuffle(messy)
+    # Delivered in arbitrary batches, as the worker sees them.
+    src: dict[str, object] | None = None
+    i = 0
+    while i < len(messy):
+        size = rnd.randint(1, 5)
+        src, _ = merge(src, messy[i : i + size])
+        i += size
+    assert src == in_order(events)
+    assert build_document(LID, src) == build_document(LID, in_order(events))
+
+
+def test_stale_event_reports_no_change() -> None:
+    src, changed = merge(None, [listing(5)])
+    assert changed
+    again, changed = merge(src, [listing(3, "closed"), listing(5)])
+    assert not changed and again == src
+
+
+def test_document_fields_and_version() -> None:
+    src, _ = merge(None, [listing(7, title="Hello"), component(9, "booking", "b1")])
+    doc = build_document(LID, src)
+    assert doc[F.SEQ] == source_seq(src) == 9
+    assert doc[F.STATE] == "published" and doc[F.DELETED] is False and doc[F.TITLE] == "Hello"
+    assert doc[F.PRICE] == 7
+
+
+def test_events_before_the_listing_make_an_invisible_document() -> None:
+    src, _ = merge(None, [component(3, "availabilityException", "x")])
+    doc = build_document(LID, src)
+    assert doc[F.STATE] is None and doc[F.DELETED] is False
+
+
+def test_public_resource_sparse_fields() -> None:
+    src, _ = merge(None, [listing(7, title="Hello")])
+    full = public_resource(LID, src)
+    assert full["attributes"]["title"] == "Hello" and "privateData" not in full["attributes"]
+    sparse = public_resource(LID, src, ["title", "publicData.k", "publicData.missing"])
+    assert sparse["attributes"] == {"title": "Hello", "publicData": {"k": 7}}
+    both = public_resource(LID, src, ["publicData", "publicData.k"])
+    assert both["attributes"] == {"publicData": {"k": 7}}
