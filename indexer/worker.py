@@ -126,6 +126,12 @@ class Worker:
                 delay = backoff.next()
                 log.warning("redis unavailable (%s); retrying in %.1fs", exc, delay)
                 stop.wait(delay)
+            except Exception:
+                # Unacknowledged entries stay pending and are claimed again after claim_idle_ms,
+                # so an unexpected failure delays them (status shows the lag) but loses nothing.
+                delay = backoff.next()
+                log.exception("worker batch failed; retrying in %.1fs", delay)
+                stop.wait(delay)
 
     def run_once(self, *, block_ms: int | None = None) -> BatchReport:
         """Process at most one batch (tests and tools); transient engine errors propagate."""

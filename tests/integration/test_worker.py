@@ -1,0 +1,31 @@
+"""Worker behaviour that intake validation cannot reach."""
+
+from __future__ import annotations
+
+from tests.support import Service, listing_event, new_id
+
+
+def test_unreadable_stream_entry_is_dead_lettered_and_the_stream_flows(service: Service) -> None:
+    keys = service.services.keys
+    service.services.redis.xadd(keys.events, {"e": b"{definitely not an event"})
+    lid = new_id()
+    service.send([listing_event(1, lid, event_type="listing/created")])
+    status = service.wait_searchable()
+    assert status["pending"] == 0 and status["deadLetters"] == 1
+    assert service.ids() == [lid]
+    [letter] = service.operator.get("/v1/dead-letters").json()["data"]
+    assert letter["stage"] == "worker" and "unreadable stream entry" in letter["reason"]
+
+
+def test_one_listing_many_events_in_one_batch(service: Service) -> None:
+    lid = new_id()
+    events = [
+        listing_event(i, lid, event_type="listing/created" if i == 1 else "listing/updated", title=f"v{i}")
+        for i in range(1, 51)
+    ]
+    service.send(list(reversed(events)))
+    service.wait_searchable()
+    [found] = service.query(ids=lid)["data"]
+    assert found["attributes"]["title"] == "v50"
+    hit = service.services.engine.get(index=service.services.names.alias, id=lid)
+    assert hit["_version"] == 50  # the external version is the newest sequenceId
