@@ -10,6 +10,7 @@ from fastapi import Depends, Request
 from opensearchpy import OpenSearch
 
 from indexer.redis_keys import RedisKeys
+from infra.clients import opensearch_client, redis_client
 from infra.settings import Settings
 from schemas.index_layout import IndexNames
 
@@ -24,8 +25,6 @@ class Services:
 
     @classmethod
     def from_settings(cls, settings: Settings, *, engine_url: str) -> Services:
-        from infra.clients import opensearch_client, redis_client
-
         return cls(
             settings=settings,
             engine=opensearch_client(engine_url),

@@ -12,7 +12,7 @@ from fastapi.responses import Response
 from opensearchpy.exceptions import ConnectionError as EngineConnectionError
 from opensearchpy.exceptions import ConnectionTimeout, TransportError
 
-from schemas.index_layout import F
+from schemas.index_layout import F, public_filter
 from schemas.listing_doc import public_resource
 from search_api.errors import ApiError
 from search_api.listing_params import openapi_parameters, parse_listing_query, parse_show
@@ -127,7 +127,7 @@ def show_listing(request: Request, services: ServicesDep) -> Response:
     listing_id, fields = parse_show(request.query_params.multi_items())
     # The same filtered path as search, so visibility is decided in exactly one way.
     body = {
-        "query": {"bool": {"filter": [*search_body_filters(), {"ids": {"values": [listing_id]}}]}},
+        "query": {"bool": {"filter": [*public_filter(), {"ids": {"values": [listing_id]}}]}},
         "size": 1,
         "_source": [f"{F.SOURCE}.listing"],
     }
@@ -136,8 +136,3 @@ def show_listing(request: Request, services: ServicesDep) -> Response:
         raise ApiError(404, f"no published listing with id {listing_id}", param="id")
     return _json({"data": public_resource(listing_id, hits[0]["_source"].get(F.SOURCE, {}), fields)})
 
-
-def search_body_filters() -> list[dict[str, Any]]:
-    from schemas.index_layout import public_filter
-
-    return public_filter()
