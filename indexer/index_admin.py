@@ -1,25 +1,30 @@
-"""Index lifecycle: the template, the first versioned index and its aliases.
+"""Index lifecycle: the template, versioned indices, their aliases, and the live view.
 
-Reads go through the aliases only, so a later rebuild can build `vN+1` and swap both aliases
-in one `_aliases` call without readers noticing.
+Reads and writes resolve the alias to a concrete index together with the schemas that index
+was built with (`LiveIndex`), so a reader never pairs one index with another's schemas. A
+rebuild builds `vN+1` and moves every alias in one `_aliases` call.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from dataclasses import dataclass
 from typing import Any
 
 from opensearchpy import OpenSearch
 from opensearchpy.exceptions import NotFoundError, RequestError
 
+from indexer import schema_registry
 from infra.settings import Settings
 from schemas.index_layout import LAYOUT_VERSION, IndexNames, index_settings, mappings, public_filter
+from schemas.search_schema import SchemaSet
 
 log = logging.getLogger(__name__)
 
 
-def template_body(settings: Settings, names: IndexNames) -> dict[str, Any]:
+def template_body(settings: Settings, names: IndexNames, schemas: SchemaSet) -> dict[str, Any]:
     return {
         "index_patterns": [names.pattern],
         "priority": 200,
@@ -27,73 +32,146 @@ def template_body(settings: Settings, names: IndexNames) -> dict[str, Any]:
             "settings": index_settings(
                 refresh_interval=settings.refresh_interval, shards=settings.shards, replicas=settings.replicas
             ),
-            "mappings": mappings(),
+            "mappings": mappings(schemas),
         },
         "_meta": {"owner": "listing-search", "layout": LAYOUT_VERSION},
     }
 
 
-def alias_actions(names: IndexNames, index: str) -> dict[str, Any]:
-    """Both aliases for one index; the public one carries the visibility filter as a second lock."""
-    return {
-        names.alias: {"is_write_index": True},
-        names.public_alias: {"filter": {"bool": {"filter": public_filter()}}},
-    }
+def _public_alias_body() -> dict[str, Any]:
+    return {"filter": {"bool": {"filter": public_filter()}}}
 
 
 @dataclass(frozen=True)
 class LiveIndex:
     name: str
     version: int
+    schemas: SchemaSet
+    layout: int | None
+
+    def public_alias(self, names: IndexNames) -> str:
+        return names.public_of(self.version)
 
 
-def live_index(client: OpenSearch, names: IndexNames) -> LiveIndex | None:
+def _index_meta(engine: OpenSearch, index: str) -> dict[str, Any]:
+    found = engine.indices.get_mapping(index=index)
+    meta: dict[str, Any] = found.get(index, {}).get("mappings", {}).get("_meta", {}) or {}
+    return meta
+
+
+def live_index(engine: OpenSearch, names: IndexNames) -> LiveIndex | None:
     try:
-        found = client.indices.get_alias(name=names.alias)
+        found = engine.indices.get_alias(name=names.alias)
     except NotFoundError:
         return None
     for index in sorted(found):
         version = names.version_of(index)
         if version is not None:
-            return LiveIndex(index, version)
+            meta = _index_meta(engine, index)
+            return LiveIndex(index, version, SchemaSet.from_json(meta.get("schemas", [])), meta.get("layout"))
     return None
 
 
-def ensure_index(client: OpenSearch, settings: Settings, names: IndexNames) -> LiveIndex:
-    """Idempotent and safe to race: the API and every worker call it at start-up."""
-    client.indices.put_index_template(name=names.template, body=template_body(settings, names))
-    current = live_index(client, names)
+class LiveIndexCache:
+    """The live index for readers, re-resolved at most every `ttl` seconds.
+
+    After an alias swap, readers keep using the previous index (kept until the next rebuild)
+    for at most `ttl`: consistent, never an error.
+    """
+
+    def __init__(self, engine: OpenSearch, names: IndexNames, ttl: float = 1.0) -> None:
+        self.engine = engine
+        self.names = names
+        self.ttl = ttl
+        self._value: LiveIndex | None = None
+        self._at = 0.0
+        self._lock = threading.Lock()
+
+    def get(self) -> LiveIndex | None:
+        now = time.monotonic()
+        if self._value is not None and now - self._at < self.ttl:
+            return self._value
+        with self._lock:
+            if self._value is None or time.monotonic() - self._at >= self.ttl:
+                self._value = live_index(self.engine, self.names)
+                self._at = time.monotonic()
+            return self._value
+
+    def invalidate(self) -> None:
+        self._at = 0.0
+
+
+def create_index(
+    engine: OpenSearch, settings: Settings, names: IndexNames, version: int, schemas: SchemaSet, *, live: bool
+) -> str:
+    """Create `vN` from the template (updated first to these schemas).
+
+    `live=True` (first install) also points the shared aliases at it; a rebuild target only
+    gets its own per-version public alias until the swap.
+    """
+    engine.indices.put_index_template(name=names.template, body=template_body(settings, names, schemas))
+    index = names.versioned(version)
+    aliases: dict[str, Any] = {names.public_of(version): _public_alias_body()}
+    if live:
+        aliases[names.alias] = {"is_write_index": True}
+        aliases[names.public_alias] = _public_alias_body()
+    engine.indices.create(index=index, body={"aliases": aliases})
+    return index
+
+
+def swap_aliases(engine: OpenSearch, names: IndexNames, old: str | None, new: str) -> None:
+    """One `_aliases` call: readers see the old index or the new one, never neither."""
+    actions: list[dict[str, Any]] = []
+    if old is not None:
+        actions += [
+            {"remove": {"index": old, "alias": names.alias}},
+            {"remove": {"index": old, "alias": names.public_alias}},
+        ]
+    actions += [
+        {"add": {"index": new, "alias": names.alias, "is_write_index": True}},
+        {"add": {"index": new, "alias": names.public_alias, **_public_alias_body()}},
+    ]
+    engine.indices.update_aliases(body={"actions": actions})
+
+
+def set_live_schemas(engine: OpenSearch, live: LiveIndex, schemas: SchemaSet) -> None:
+    """Docs and defaults change no mapping: record them on the live index without a rebuild."""
+    if schemas.fingerprint() != live.schemas.fingerprint():
+        raise ValueError("these schemas need a rebuild, not a metadata update")
+    meta = _index_meta(engine, live.name)
+    meta.update({"schemas": schemas.as_json(), "fingerprint": schemas.fingerprint()})
+    engine.indices.put_mapping(index=live.name, body={"_meta": meta})
+
+
+def ensure_index(engine: OpenSearch, settings: Settings, names: IndexNames) -> LiveIndex:
+    """Idempotent and safe to race: the API, every worker and every job call it at start-up."""
+    current = live_index(engine, names)
     if current is not None:
-        _warn_if_stale_layout(client, current)
+        if current.layout != LAYOUT_VERSION:
+            log.warning(
+                "index %s has layout %s, this version writes %s: run a reindex",
+                current.name,
+                current.layout,
+                LAYOUT_VERSION,
+            )
         return current
-    first = names.versioned(1)
+    registry = schema_registry.load(engine, names)
     try:
-        client.indices.create(index=first, body={"aliases": alias_actions(names, first)})
+        first = create_index(engine, settings, names, 1, registry.schemas, live=True)
         log.info("created index %s behind aliases %s, %s", first, names.alias, names.public_alias)
     except RequestError as exc:
         if "resource_already_exists" not in str(exc.error):
             raise
-    current = live_index(client, names)
+    current = live_index(engine, names)
     if current is None:
-        raise RuntimeError(f"index {first} exists but alias {names.alias} does not point at it")
+        raise RuntimeError(f"index {names.versioned(1)} exists but alias {names.alias} does not point at it")
     return current
 
 
-def _warn_if_stale_layout(client: OpenSearch, live: LiveIndex) -> None:
-    found = client.indices.get_mapping(index=live.name)
-    meta = found.get(live.name, {}).get("mappings", {}).get("_meta", {})
-    if meta.get("layout") != LAYOUT_VERSION:
-        log.warning(
-            "index %s has layout %s, this version writes layout %s: run a reindex",
-            live.name,
-            meta.get("layout"),
-            LAYOUT_VERSION,
-        )
-
-
-def drop_all(client: OpenSearch, names: IndexNames) -> None:
+def drop_all(engine: OpenSearch, names: IndexNames) -> None:
     """Delete every index of this prefix (tests and dev resets only)."""
-    found = client.indices.get(index=names.pattern, params={"expand_wildcards": "all"})
-    for index in found:
-        client.indices.delete(index=index, params={"ignore_unavailable": "true"})
-    client.indices.delete_index_template(name=names.template, ignore=[404])
+    for pattern in (names.pattern, names.registry):
+        found = engine.indices.get(index=pattern, params={"expand_wildcards": "all", "ignore_unavailable": "true"})
+        for index in found:
+            engine.indices.delete(index=index, params={"ignore_unavailable": "true"})
+    engine.indices.delete_index_template(name=names.template, ignore=[404])

@@ -22,6 +22,34 @@ class RedisKeys:
     def stats(self) -> str:
         return f"{self.prefix}stats"
 
+    @property
+    def rebuild_state(self) -> str:
+        """Hash {target, phase, job} while a rebuild runs; expires if the rebuild dies."""
+        return f"{self.prefix}rebuild:state"
+
+    @property
+    def rebuild_dirty(self) -> str:
+        """Listing ids written to the old index while a rebuild copies it."""
+        return f"{self.prefix}rebuild:dirty"
+
+    @property
+    def rebuild_lock(self) -> str:
+        return f"{self.prefix}rebuild:lock"
+
+    def inflight(self, consumer: str) -> str:
+        return f"{self.prefix}inflight:{consumer}"
+
+    @property
+    def inflight_pattern(self) -> str:
+        return f"{self.prefix}inflight:*"
+
+    def job(self, job_id: str) -> str:
+        return f"{self.prefix}job:{job_id}"
+
+    @property
+    def current_rebuild(self) -> str:
+        return f"{self.prefix}rebuild:current"
+
     group: str = "indexer"
 
     def all_patterns(self) -> list[str]:

@@ -12,7 +12,7 @@ from opensearchpy.exceptions import OpenSearchException
 from indexer import stats
 from indexer.index_admin import live_index
 from indexer.redis_keys import RedisKeys
-from schemas.index_layout import IndexNames, public_filter
+from schemas.index_layout import F, IndexNames, public_filter
 
 
 def _int(raw: dict[bytes, bytes], name: str) -> int:
@@ -58,7 +58,20 @@ def index_status(engine: OpenSearch, names: IndexNames) -> dict[str, Any]:
             return {"indexVersion": None, "index": None, "documents": 0, "publishedDocuments": 0}
         total = engine.count(index=live.name)["count"]
         published = engine.count(index=live.name, body={"query": {"bool": {"filter": public_filter()}}})["count"]
-        return {"indexVersion": live.version, "index": live.name, "documents": total, "publishedDocuments": published}
+        agg = engine.search(
+            index=live.name,
+            body={"size": 0, "aggs": {"skipped": {"terms": {"field": F.SKIPPED, "size": 500}}}},
+        )
+        skipped = {b["key"]: b["doc_count"] for b in agg["aggregations"]["skipped"]["buckets"]}
+        return {
+            "indexVersion": live.version,
+            "index": live.name,
+            "documents": total,
+            "publishedDocuments": published,
+            "schemaFingerprint": live.schemas.fingerprint(),
+            # Listings whose value for a schema key had the wrong JSON type (skipped, key treated as missing).
+            "skippedValues": skipped,
+        }
     except OpenSearchException as exc:
         return {"indexVersion": None, "index": None, "documents": None, "engineError": str(exc)[:500]}
 

@@ -29,11 +29,14 @@ from opensearchpy.exceptions import ConnectionError as EngineConnectionError
 from opensearchpy.exceptions import ConnectionTimeout, TransportError
 
 from indexer import dead_letters, stats
+from indexer.index_admin import live_index
+from indexer.rebuild_gate import WorkerGate
 from indexer.redis_keys import RedisKeys
 from infra.settings import Settings
 from schemas.events import ChangeEvent
 from schemas.index_layout import F, IndexNames
 from schemas.listing_doc import build_document, merge
+from schemas.search_schema import SchemaSet
 
 log = logging.getLogger(__name__)
 
@@ -96,6 +99,7 @@ class Worker:
         self.consumer = consumer or default_consumer_name()
         self._ack = self.redis.register_script(ACK_LUA)
         self._last_claim = 0.0
+        self.gate = WorkerGate(self.redis, self.keys, self.consumer)
 
     def ensure_group(self) -> None:
         try:
@@ -114,13 +118,19 @@ class Worker:
         while not stop.is_set():
             try:
                 self.ensure_group()
-                if not own_pending_checked:
-                    # A restarted worker with the same name first finishes what it had taken.
-                    self._settle(self._read("0", block_ms=None), stop)
-                    own_pending_checked = True
-                entries = self._claim_stale() or self._read(">", block_ms=self.settings.block_ms)
-                if entries:
-                    self._settle(entries, stop)
+                if not self.gate.enter():
+                    stop.wait(0.02)  # a rebuild is swapping aliases: a moment's pause
+                    continue
+                try:
+                    if not own_pending_checked:
+                        # A restarted worker with the same name first finishes what it had taken.
+                        self._settle(self._read("0", block_ms=None), stop)
+                        own_pending_checked = True
+                    entries = self._claim_stale() or self._read(">", block_ms=self.settings.block_ms)
+                    if entries:
+                        self._settle(entries, stop)
+                finally:
+                    self.gate.leave()
                 backoff.reset()
             except (redis.ConnectionError, redis.TimeoutError) as exc:
                 delay = backoff.next()
@@ -136,8 +146,13 @@ class Worker:
     def run_once(self, *, block_ms: int | None = None) -> BatchReport:
         """Process at most one batch (tests and tools); transient engine errors propagate."""
         self.ensure_group()
-        entries = self._read(">", block_ms=block_ms)
-        return self.process(entries) if entries else BatchReport()
+        if not self.gate.enter():
+            return BatchReport()
+        try:
+            entries = self._read(">", block_ms=block_ms)
+            return self.process(entries) if entries else BatchReport()
+        finally:
+            self.gate.leave()
 
     def _read(self, start: str, *, block_ms: int | None) -> list[Entry]:
         found: Any = self.redis.xreadgroup(
@@ -179,6 +194,7 @@ class Worker:
             except (TransientEngineError, EngineConnectionError, ConnectionTimeout) as exc:
                 delay = backoff.next()
                 log.warning("engine unavailable (%s); %d entries wait, retry in %.1fs", exc, len(entries), delay)
+                self.gate.still_here()
                 if stop.wait(delay):
                     return  # left pending: a restart or a sibling picks them up
 
@@ -196,20 +212,34 @@ class Worker:
                 continue
             groups[ev.listing_id].append(ev)
             report.max_seq = ev.seq if report.max_seq is None else max(report.max_seq, ev.seq)
-        for evs in self._write(groups, report).values():
-            report.dead.extend((_event_for_dead_letter(ev), reason) for ev, reason in evs)
+        if groups:
+            index, schemas = self._target()
+            dead = self._write(groups, report, index, schemas)
+            for evs in dead.values():
+                report.dead.extend((_event_for_dead_letter(ev), reason) for ev, reason in evs)
+            self.gate.written(lid for lid in groups if lid not in dead)
         self._acknowledge(entries, report)
         return report
 
+    def _target(self) -> tuple[str, SchemaSet]:
+        """The index the alias points at now, with the schemas its mapping was built from."""
+        try:
+            live = live_index(self.engine, self.names)
+        except TransportError as exc:
+            raise TransientEngineError(f"cannot resolve {self.names.alias}: {exc}") from exc
+        if live is None:
+            raise TransientEngineError(f"alias {self.names.alias} does not exist")
+        return live.name, live.schemas
+
     def _write(
-        self, groups: dict[str, list[ChangeEvent]], report: BatchReport
+        self, groups: dict[str, list[ChangeEvent]], report: BatchReport, index: str, schemas: SchemaSet
     ) -> dict[str, list[tuple[ChangeEvent, str]]]:
         dead: dict[str, list[tuple[ChangeEvent, str]]] = {}
         pending = {lid: sorted(evs, key=lambda e: e.seq) for lid, evs in groups.items()}
         for _ in range(MAX_CONFLICT_ROUNDS):
             if not pending:
                 return dead
-            current = self._fetch(pending)
+            current = fetch_sources(self.engine, index, pending)
             ops: list[tuple[str, bytes]] = []
             for lid, evs in pending.items():
                 src, version = current.get(lid, (None, None))
@@ -217,47 +247,20 @@ class Worker:
                     new_src, changed = merge(src, evs)
                     if not changed:
                         continue
-                    doc = build_document(lid, new_src)
-                    ops.append((lid, self._index_op(lid, doc, version)))
+                    doc = build_document(lid, new_src, schemas)
+                    ops.append((lid, index_op(lid, doc, version)))
                 except Exception as exc:  # a bug must cost one listing's events, not the stream
                     log.exception("cannot build document for listing %s", lid)
                     dead[lid] = [(ev, f"cannot build document: {exc!r}") for ev in evs]
-            conflicts = self._bulk(ops, pending, dead, report)
+            conflicts = self._bulk(index, ops, pending, dead, report)
             pending = {lid: pending[lid] for lid in conflicts}
         if pending:
             raise TransientEngineError(f"version conflicts persist for {len(pending)} listings")
         return dead
 
-    def _index_op(self, lid: str, doc: dict[str, Any], version: int | None) -> bytes:
-        seq = int(doc[F.SEQ])
-        # An older event of another component (say a booking that arrived late) changes the
-        # document without raising its newest sequenceId: same version, so external_gte.
-        if version is None or seq > version:
-            meta = {"_id": lid, "version": seq, "version_type": "external"}
-        else:
-            meta = {"_id": lid, "version": version, "version_type": "external_gte"}
-        return orjson.dumps({"index": meta}) + b"\n" + orjson.dumps(doc) + b"\n"
-
-    def _fetch(self, ids: Iterable[str]) -> dict[str, tuple[dict[str, Any], int]]:
-        """Current sources and versions, read in real time (no refresh needed)."""
-        try:
-            found = self.engine.mget(index=self.names.alias, body={"ids": list(ids)}, params={"_source": F.SOURCE})
-        except TransportError as exc:
-            if exc.status_code == 404:
-                raise TransientEngineError(f"index {self.names.alias} is missing") from exc
-            if _transient_status(exc.status_code):
-                raise TransientEngineError(str(exc)) from exc
-            raise
-        out: dict[str, tuple[dict[str, Any], int]] = {}
-        for doc in found["docs"]:
-            if doc.get("error"):
-                raise TransientEngineError(f"mget failed for {doc.get('_id')}: {doc['error']}")
-            if doc.get("found"):
-                out[doc["_id"]] = (doc["_source"].get(F.SOURCE) or {}, int(doc["_version"]))
-        return out
-
     def _bulk(
         self,
+        index: str,
         ops: list[tuple[str, bytes]],
         pending: dict[str, list[ChangeEvent]],
         dead: dict[str, list[tuple[ChangeEvent, str]]],
@@ -268,7 +271,7 @@ class Worker:
         for chunk in _chunks(ops, MAX_BULK_BYTES):
             body = b"".join(op for _, op in chunk)
             try:
-                resp = self.engine.bulk(body=body, index=self.names.alias, params={"refresh": "wait_for"})
+                resp = self.engine.bulk(body=body, index=index, params={"refresh": "wait_for"})
             except TransportError as exc:
                 if _transient_status(exc.status_code):
                     raise TransientEngineError(f"bulk failed: {exc}") from exc
@@ -298,6 +301,36 @@ class Worker:
             chunk = ids[start : start + ACK_CHUNK]
             self._ack(keys=[self.keys.events, self.keys.stats], args=[self.keys.group, max_seq, *chunk], client=pipe)
         pipe.execute()
+
+
+def index_op(lid: str, doc: dict[str, Any], version: int | None) -> bytes:
+    seq = int(doc[F.SEQ])
+    # An older event of another component (say a booking that arrived late) changes the
+    # document without raising its newest sequenceId: same version, so external_gte.
+    if version is None or seq > version:
+        meta = {"_id": lid, "version": seq, "version_type": "external"}
+    else:
+        meta = {"_id": lid, "version": version, "version_type": "external_gte"}
+    return orjson.dumps({"index": meta}) + b"\n" + orjson.dumps(doc) + b"\n"
+
+
+def fetch_sources(engine: OpenSearch, index: str, ids: Iterable[str]) -> dict[str, tuple[dict[str, Any], int]]:
+    """Current sources and versions, read in real time (no refresh needed)."""
+    try:
+        found = engine.mget(index=index, body={"ids": list(ids)}, params={"_source": F.SOURCE})
+    except TransportError as exc:
+        if exc.status_code == 404:
+            raise TransientEngineError(f"index {index} is missing") from exc
+        if _transient_status(exc.status_code):
+            raise TransientEngineError(str(exc)) from exc
+        raise
+    out: dict[str, tuple[dict[str, Any], int]] = {}
+    for doc in found["docs"]:
+        if doc.get("error"):
+            raise TransientEngineError(f"mget failed for {doc.get('_id')}: {doc['error']}")
+        if doc.get("found"):
+            out[doc["_id"]] = (doc["_source"].get(F.SOURCE) or {}, int(doc["_version"]))
+    return out
 
 
 def _event_for_dead_letter(ev: ChangeEvent) -> object:

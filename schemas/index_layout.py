@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any, Final
 
+from schemas.search_schema import SCOPE_FIELD, SchemaSet
+
 # Bump when the mapping changes in a way that needs a rebuild of existing indices.
 LAYOUT_VERSION: Final = 1
 
@@ -28,6 +30,8 @@ class F:
     GEO: Final = "geo"
     PUBLIC_DATA: Final = "pub"
     METADATA: Final = "meta"
+    # Schema paths (`public/guests`) whose value had the wrong type in this listing.
+    SKIPPED: Final = "skipped"
     # Everything needed to rebuild or render the listing; stored, never indexed.
     SOURCE: Final = "src"
     PREFIX_SUBFIELD: Final = "prefix"
@@ -63,11 +67,25 @@ def _text_field() -> dict[str, Any]:
     }
 
 
-def mappings() -> dict[str, Any]:
-    """`dynamic: false` everywhere: arbitrary user data can never grow the mapping."""
+_SCHEMA_FIELD_TYPES: Final = {"enum": "keyword", "multi-enum": "keyword", "boolean": "boolean", "long": "long"}
+
+
+def schema_field(schema_type: str) -> dict[str, Any]:
+    return _text_field() if schema_type == "text" else {"type": _SCHEMA_FIELD_TYPES[schema_type]}
+
+
+def mappings(schemas: SchemaSet) -> dict[str, Any]:
+    """`dynamic: false` everywhere: only declared schema keys are mapped, never arbitrary user data.
+
+    `_meta` records the schemas an index was built with, so readers and writers use exactly the
+    set that index's mapping has, whatever the registry says meanwhile.
+    """
+    scoped: dict[str, dict[str, Any]] = {field: {} for field in SCOPE_FIELD.values()}
+    for schema in schemas:
+        scoped[SCOPE_FIELD[schema.scope]][schema.key] = schema_field(schema.type)
     return {
         "dynamic": False,
-        "_meta": {"layout": LAYOUT_VERSION},
+        "_meta": {"layout": LAYOUT_VERSION, "schemas": schemas.as_json(), "fingerprint": schemas.fingerprint()},
         "properties": {
             F.ID: {"type": "keyword"},
             F.SEQ: {"type": "long"},
@@ -80,8 +98,9 @@ def mappings() -> dict[str, Any]:
             F.CURRENCY: {"type": "keyword"},
             F.AUTHOR: {"type": "keyword"},
             F.GEO: {"type": "geo_point"},
-            F.PUBLIC_DATA: {"type": "object", "dynamic": False, "properties": {}},
-            F.METADATA: {"type": "object", "dynamic": False, "properties": {}},
+            F.PUBLIC_DATA: {"type": "object", "dynamic": False, "properties": scoped[F.PUBLIC_DATA]},
+            F.METADATA: {"type": "object", "dynamic": False, "properties": scoped[F.METADATA]},
+            F.SKIPPED: {"type": "keyword"},
             F.SOURCE: {"type": "object", "enabled": False},
         },
     }
@@ -110,7 +129,11 @@ def public_filter() -> list[dict[str, Any]]:
 
 
 class IndexNames:
-    """`<prefix>` is the read/write alias, `<prefix>-public` the filtered alias, `<prefix>-vN` the indices."""
+    """`<prefix>` is the read/write alias, `<prefix>-public` the filtered alias, `<prefix>-vN` the indices.
+
+    Each index also has its own filtered alias `<prefix>-public-vN`, so a reader holding a
+    (index, schemas) pair can query exactly that index through the visibility filter.
+    """
 
     def __init__(self, prefix: str) -> None:
         self.prefix = prefix
@@ -121,6 +144,14 @@ class IndexNames:
 
     def versioned(self, version: int) -> str:
         return f"{self.prefix}-v{version}"
+
+    def public_of(self, version: int) -> str:
+        return f"{self.prefix}-public-v{version}"
+
+    @property
+    def registry(self) -> str:
+        """The search-schema registry: one document, outside the `-v*` pattern."""
+        return f"{self.prefix}-registry"
 
     def version_of(self, index: str) -> int | None:
         head, sep, tail = index.rpartition("-v")

@@ -14,6 +14,7 @@ from typing import Any
 
 from schemas.events import ChangeEvent
 from schemas.index_layout import F
+from schemas.search_schema import SchemaSet, extract_values
 
 LISTING = "listing"
 
@@ -72,8 +73,9 @@ def source_seq(src: dict[str, Any]) -> int:
     return best
 
 
-def build_document(listing_id: str, src: dict[str, Any]) -> dict[str, Any]:
-    """The indexed fields, derived only from `src` (so a rebuild can recompute them)."""
+def build_document(listing_id: str, src: dict[str, Any], schemas: SchemaSet) -> dict[str, Any]:
+    """The indexed fields, derived only from `src` and the index's schemas (so a rebuild can
+    recompute them from the index itself)."""
     listing = (src.get(LISTING) or {}).get("data")
     doc: dict[str, Any] = {F.ID: listing_id, F.SEQ: source_seq(src), F.SOURCE: src}
     if listing is None:
@@ -94,6 +96,12 @@ def build_document(listing_id: str, src: dict[str, Any]) -> dict[str, Any]:
     geo = listing["geolocation"]
     if geo is not None:
         doc[F.GEO] = {"lat": geo["lat"], "lon": geo["lng"]}
+    if len(schemas):
+        values, skipped = extract_values(schemas, listing)
+        doc[F.PUBLIC_DATA] = values["pub"]
+        doc[F.METADATA] = values["meta"]
+        if skipped:
+            doc[F.SKIPPED] = skipped
     return doc
 
 

@@ -12,6 +12,7 @@ from typing import Any, Final
 
 from schemas.index_layout import MAX_RESULT_WINDOW
 from schemas.listing_doc import PUBLIC_ATTRIBUTES
+from schemas.search_schema import SchemaSet, SearchSchema
 from schemas.values import canonical_uuid
 from search_api.errors import ApiError, invalid_param
 
@@ -57,7 +58,8 @@ QUERY_PARAMS: Final = (
     ParamSpec(
         "sort",
         {"type": "string"},
-        f"Comma-separated, at most {MAX_SORT_KEYS} keys from `createdAt`, `price`. No prefix sorts "
+        f"Comma-separated, at most {MAX_SORT_KEYS} keys from `createdAt`, `price` and `pub_<key>`/`meta_<key>` "
+        "of `long` search schemas (listings lacking the key sort as its default, else last). No prefix sorts "
         "descending, a `-` prefix ascending (`-price` is cheapest first). Default: `createdAt` (newest "
         "first), or relevance when `keywords` is given. Ties are broken by listing id.",
         "-price,createdAt",
@@ -104,7 +106,7 @@ _IGNORED: Final = frozenset({"include"})
 
 
 @dataclass(frozen=True)
-class PriceFilter:
+class RangeFilter:
     exact: int | None = None
     min: int | None = None
     max: int | None = None
@@ -114,18 +116,31 @@ class PriceFilter:
 class SortKey:
     key: str
     ascending: bool
+    schema: SearchSchema | None = None
+
+
+@dataclass(frozen=True)
+class ExtendedFilter:
+    """One `pub_<key>`/`meta_<key>` filter. `mode`: any (enum, has_any), all (has_all), bool, range."""
+
+    schema: SearchSchema
+    mode: str
+    values: tuple[str | bool, ...] = ()
+    range: RangeFilter | None = None
 
 
 @dataclass(frozen=True)
 class ListingQuery:
     keywords: str | None = None
-    price: PriceFilter | None = None
+    price: RangeFilter | None = None
     ids: tuple[str, ...] | None = None
     author_id: str | None = None
     sort: tuple[SortKey, ...] = ()
     page: int = 1
     per_page: int = DEFAULT_PER_PAGE
     fields: tuple[str, ...] | None = None
+    extended: tuple[ExtendedFilter, ...] = ()
+    text_schemas: tuple[SearchSchema, ...] = ()
 
     @property
     def pagination_limit(self) -> int:
@@ -157,21 +172,22 @@ def _int(name: str, raw: str, *, minimum: int, maximum: int | None = None) -> in
     return value
 
 
-def parse_range(name: str, raw: str) -> PriceFilter:
-    """`v`, `min,max`, `min,` or `,max` of non-negative integers; min < max."""
+def parse_range(name: str, raw: str, *, minimum: int | None = 0) -> RangeFilter:
+    """`v`, `min,max`, `min,` or `,max` of integers (non-negative for price); min < max."""
+    low = -(2**63) if minimum is None else minimum
     parts = raw.split(",")
     if len(parts) == 1:
-        return PriceFilter(exact=_int(name, parts[0], minimum=0))
+        return RangeFilter(exact=_int(name, parts[0], minimum=low))
     if len(parts) != 2:
         raise invalid_param(name, "expected a value, or min,max with either side optional")
     lo_raw, hi_raw = (p.strip() for p in parts)
     if not lo_raw and not hi_raw:
         raise invalid_param(name, "give a min, a max or both")
-    lo = _int(name, lo_raw, minimum=0) if lo_raw else None
-    hi = _int(name, hi_raw, minimum=0) if hi_raw else None
+    lo = _int(name, lo_raw, minimum=low) if lo_raw else None
+    hi = _int(name, hi_raw, minimum=low) if hi_raw else None
     if lo is not None and hi is not None and hi <= lo:
         raise invalid_param(name, "max must be greater than min")
-    return PriceFilter(min=lo, max=hi)
+    return RangeFilter(min=lo, max=hi)
 
 
 def _uuid(name: str, raw: str) -> str:
@@ -190,7 +206,7 @@ def _ids(raw: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(_uuid("ids", p) for p in parts))
 
 
-def _sort(raw: str, *, keys: tuple[str, ...] = SORT_KEYS) -> tuple[SortKey, ...]:
+def _sort(raw: str, schemas: SchemaSet) -> tuple[SortKey, ...]:
     parts = [p.strip() for p in raw.split(",")]
     if not raw.strip() or any(not p for p in parts):
         raise invalid_param("sort", "empty sort key")
@@ -200,11 +216,13 @@ def _sort(raw: str, *, keys: tuple[str, ...] = SORT_KEYS) -> tuple[SortKey, ...]
     for part in parts:
         ascending = part.startswith("-")
         key = part[1:] if ascending else part
-        if key not in keys:
-            raise invalid_param("sort", f"unknown sort key {key!r}; use one of {', '.join(keys)}")
+        schema = schemas.get(key)
+        if key not in SORT_KEYS and (schema is None or schema.type != "long"):
+            longs = [s.param for s in schemas.of_type("long")]
+            raise invalid_param("sort", f"unknown sort key {key!r}; use one of {', '.join([*SORT_KEYS, *longs])}")
         if any(s.key == key for s in out):
             raise invalid_param("sort", f"sort key {key!r} given twice")
-        out.append(SortKey(key, ascending))
+        out.append(SortKey(key, ascending, schema))
     return tuple(out)
 
 
@@ -221,16 +239,51 @@ def _fields(raw: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(names))
 
 
-def parse_listing_query(items: list[tuple[str, str]]) -> ListingQuery:
-    """Validate raw (name, value) pairs into a ListingQuery; raises ApiError(400) naming the parameter."""
+def _extended(schema: SearchSchema, raw: str) -> ExtendedFilter:
+    name = schema.param
+    text = raw.strip()
+    if schema.type == "text":
+        raise invalid_param(name, "text schemas are not filters; they are searched with keywords")
+    if schema.type == "boolean":
+        if text not in ("true", "false"):
+            raise invalid_param(name, "must be true or false")
+        return ExtendedFilter(schema, "bool", (text == "true",))
+    if schema.type == "long":
+        return ExtendedFilter(schema, "range", range=parse_range(name, text, minimum=None))
+    mode = "any"
+    if schema.type == "multi-enum":
+        mode = "all"
+        for prefix, prefixed_mode in (("has_all:", "all"), ("has_any:", "any")):
+            if text.startswith(prefix):
+                text, mode = text[len(prefix) :], prefixed_mode
+    options = tuple(dict.fromkeys(v.strip() for v in text.split(",") if v.strip()))
+    if not options:
+        raise invalid_param(name, "give at least one value")
+    if len(options) > MAX_IDS:
+        raise invalid_param(name, f"at most {MAX_IDS} values")
+    return ExtendedFilter(schema, mode, options)
+
+
+def parse_listing_query(items: list[tuple[str, str]], schemas: SchemaSet | None = None) -> ListingQuery:
+    """Validate raw (name, value) pairs into a ListingQuery; raises ApiError(400) naming the parameter.
+
+    `schemas` are the search schemas of the index that will answer, so `pub_*`/`meta_*`
+    parameters are judged by exactly what that index has.
+    """
+    schemas = schemas or SchemaSet()
     values = _single(items)
-    for name in values:
+    extended: list[ExtendedFilter] = []
+    for name, raw in values.items():
         if name in _KNOWN or name in _IGNORED or name.startswith(_IGNORED_PREFIXES):
             continue
         if name in NOT_YET_SUPPORTED:
             raise invalid_param(name, "not supported by this version of listing-search yet")
         if name.startswith(("pub_", "meta_")):
-            raise invalid_param(name, f"no search schema is defined for {name!r}")
+            schema = schemas.get(name)
+            if schema is None:
+                raise invalid_param(name, f"no search schema is defined for {name!r}")
+            extended.append(_extended(schema, raw))
+            continue
         raise invalid_param(name, "unknown parameter")
     keywords = values.get("keywords", "").strip() or None
     if keywords is not None and len(keywords) > MAX_KEYWORDS_CHARS:
@@ -247,10 +300,12 @@ def parse_listing_query(items: list[tuple[str, str]]) -> ListingQuery:
         price=parse_range("price", values["price"]) if "price" in values else None,
         ids=_ids(values["ids"]) if "ids" in values else None,
         author_id=_uuid("authorId", values["authorId"]) if "authorId" in values else None,
-        sort=_sort(values["sort"]) if "sort" in values else (),
+        sort=_sort(values["sort"], schemas) if "sort" in values else (),
         page=page,
         per_page=per_page,
         fields=_fields(values["fields.listing"]) if "fields.listing" in values else None,
+        extended=tuple(extended),
+        text_schemas=tuple(schemas.of_type("text")),
     )
 
 

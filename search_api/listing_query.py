@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from schemas.index_layout import F, public_filter
-from search_api.listing_params import ListingQuery, PriceFilter
+from search_api.listing_params import ExtendedFilter, ListingQuery, RangeFilter, SortKey
 
 # Title weighs more than description (contract §4); whole words more than word prefixes.
 KEYWORD_FIELDS = (f"{F.TITLE}^3", f"{F.DESCRIPTION}^1")
@@ -16,7 +16,7 @@ TYPO_FUZZINESS = "AUTO:5,1000"
 _SORT_FIELDS = {"createdAt": F.CREATED_AT, "price": F.PRICE}
 
 
-def range_clause(field: str, rng: PriceFilter) -> dict[str, Any]:
+def range_clause(field: str, rng: RangeFilter) -> dict[str, Any]:
     if rng.exact is not None:
         return {"term": {field: rng.exact}}
     bounds: dict[str, int] = {}
@@ -27,19 +27,52 @@ def range_clause(field: str, rng: PriceFilter) -> dict[str, Any]:
     return {"range": {field: bounds}}
 
 
-def keywords_clause(keywords: str) -> dict[str, Any]:
+def _range_contains(rng: RangeFilter, value: int) -> bool:
+    if rng.exact is not None:
+        return value == rng.exact
+    return (rng.min is None or value >= rng.min) and (rng.max is None or value < rng.max)
+
+
+def extended_clause(f: ExtendedFilter) -> dict[str, Any]:
+    """A schema filter; a listing lacking the key counts as having the schema's default."""
+    field, default = f.schema.field, f.schema.default
+    clause: dict[str, Any]
+    if f.mode == "range":
+        assert f.range is not None
+        clause = range_clause(field, f.range)
+        default_matches = isinstance(default, int) and _range_contains(f.range, default)
+    elif f.mode == "bool":
+        clause = {"term": {field: f.values[0]}}
+        default_matches = default is not None and default == f.values[0]
+    elif f.mode == "all":
+        clause = {"bool": {"filter": [{"term": {field: v}} for v in f.values]}}
+        default_matches = isinstance(default, list) and set(f.values) <= set(default)
+    else:
+        clause = {"terms": {field: list(f.values)}}
+        options = default if isinstance(default, list) else [default]
+        default_matches = default is not None and any(v in options for v in f.values)
+    if not default_matches:
+        return clause
+    missing = {"bool": {"must_not": [{"exists": {"field": field}}]}}
+    return {"bool": {"should": [clause, missing], "minimum_should_match": 1}}
+
+
+def keywords_clause(keywords: str, text_fields: tuple[str, ...] = ()) -> dict[str, Any]:
+    # Extended-data text weighs least (contract §4: title > description > extended data).
+    fields = [*KEYWORD_FIELDS, *(f"{f}^0.5" for f in text_fields)]
+    prefixes = [*PREFIX_FIELDS, *(f"{f}.{F.PREFIX_SUBFIELD}^0.25" for f in text_fields)]
     return {
         "bool": {
             "should": [
                 {
                     "multi_match": {
                         "query": keywords,
-                        "fields": list(KEYWORD_FIELDS),
+                        "fields": fields,
                         "operator": "or",
                         "fuzziness": TYPO_FUZZINESS,
                     }
                 },
-                {"multi_match": {"query": keywords, "fields": list(PREFIX_FIELDS), "operator": "or"}},
+                {"multi_match": {"query": keywords, "fields": prefixes, "operator": "or"}},
             ],
             "minimum_should_match": 1,
         }
@@ -54,13 +87,21 @@ def filters(q: ListingQuery) -> list[dict[str, Any]]:
         out.append({"ids": {"values": list(q.ids)}})
     if q.author_id is not None:
         out.append({"term": {F.AUTHOR: q.author_id}})
+    out.extend(extended_clause(f) for f in q.extended)
     return out
+
+
+def _sort_entry(key: SortKey) -> dict[str, Any]:
+    order = "asc" if key.ascending else "desc"
+    if key.schema is not None:
+        default = key.schema.default
+        return {key.schema.field: {"order": order, "missing": default if isinstance(default, int) else "_last"}}
+    return {_SORT_FIELDS[key.key]: {"order": order, "missing": "_last"}}
 
 
 def sort_clause(q: ListingQuery) -> list[Any]:
     out: list[Any] = []
-    for key in q.sort:
-        out.append({_SORT_FIELDS[key.key]: {"order": "asc" if key.ascending else "desc", "missing": "_last"}})
+    out.extend(_sort_entry(key) for key in q.sort)
     if not q.sort:
         if q.keywords:
             out.append({"_score": {"order": "desc"}})
@@ -73,7 +114,7 @@ def sort_clause(q: ListingQuery) -> list[Any]:
 def search_body(q: ListingQuery) -> dict[str, Any]:
     query: dict[str, Any] = {"filter": filters(q)}
     if q.keywords:
-        query["must"] = [keywords_clause(q.keywords)]
+        query["must"] = [keywords_clause(q.keywords, tuple(s.field for s in q.text_schemas))]
     return {
         "query": {"bool": query},
         "sort": sort_clause(q),

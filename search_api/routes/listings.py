@@ -12,6 +12,7 @@ from fastapi.responses import Response
 from opensearchpy.exceptions import ConnectionError as EngineConnectionError
 from opensearchpy.exceptions import ConnectionTimeout, TransportError
 
+from indexer.index_admin import LiveIndex
 from schemas.index_layout import F, public_filter
 from schemas.listing_doc import public_resource
 from search_api.errors import ApiError
@@ -46,9 +47,20 @@ def _json(body: Any, status: int = 200) -> Response:
     return Response(orjson.dumps(body), status_code=status, media_type="application/json")
 
 
-def _search(services: ServicesDep, body: dict[str, Any]) -> dict[str, Any]:
+def _live(services: ServicesDep) -> LiveIndex:
     try:
-        result: dict[str, Any] = services.engine.search(index=services.names.public_alias, body=body)
+        live = services.live.get()
+    except (EngineConnectionError, ConnectionTimeout, TransportError) as exc:
+        raise ApiError(503, "the search engine is unreachable; retry shortly", headers={"Retry-After": "2"}) from exc
+    if live is None:
+        raise ApiError(503, "the index does not exist yet; retry shortly", headers={"Retry-After": "2"})
+    return live
+
+
+def _search(services: ServicesDep, live: LiveIndex, body: dict[str, Any]) -> dict[str, Any]:
+    # The index's own filtered alias: the schemas used to parse are the ones this index has.
+    try:
+        result: dict[str, Any] = services.engine.search(index=live.public_alias(services.names), body=body)
         return result
     except (EngineConnectionError, ConnectionTimeout) as exc:
         raise ApiError(503, "the search engine is unreachable; retry shortly", headers={"Retry-After": "2"}) from exc
@@ -62,7 +74,12 @@ def _search(services: ServicesDep, body: dict[str, Any]) -> dict[str, Any]:
     "/query",
     summary="Search published listings",
     description="Flex-compatible listing search. All filters combine with AND. Only published, "
-    "non-deleted listings are ever returned; `privateData` never is.",
+    "non-deleted listings are ever returned; `privateData` never is.\n\n"
+    "Besides the parameters below, each search schema adds `pub_<key>` (publicData) or `meta_<key>` "
+    "(metadata), by type: `enum` `a` or `a,b` (any of); `multi-enum` `has_all:a,b` (also plain `a,b`) or "
+    "`has_any:a,b`; `boolean` `true`/`false`; `long` `v`, `min,max`, `min,`, `,max` (min inclusive, max "
+    "exclusive). A listing lacking the key is treated as having the schema's default. `pub_listingType` "
+    "exists on every install. A key with no schema is a 400.",
     openapi_extra={
         "parameters": openapi_parameters(),
         "responses": {
@@ -87,8 +104,9 @@ def _search(services: ServicesDep, body: dict[str, Any]) -> dict[str, Any]:
     },
 )
 def query_listings(request: Request, services: ServicesDep) -> Response:
-    q = parse_listing_query(request.query_params.multi_items())
-    result = _search(services, search_body(q))
+    live = _live(services)
+    q = parse_listing_query(request.query_params.multi_items(), live.schemas)
+    result = _search(services, live, search_body(q))
     total = int(result["hits"]["total"]["value"])
     data = [public_resource(hit["_id"], hit["_source"].get(F.SOURCE, {}), q.fields) for hit in result["hits"]["hits"]]
     meta = {
@@ -131,8 +149,7 @@ def show_listing(request: Request, services: ServicesDep) -> Response:
         "size": 1,
         "_source": [f"{F.SOURCE}.listing"],
     }
-    hits = _search(services, body)["hits"]["hits"]
+    hits = _search(services, _live(services), body)["hits"]["hits"]
     if not hits:
         raise ApiError(404, f"no published listing with id {listing_id}", param="id")
     return _json({"data": public_resource(listing_id, hits[0]["_source"].get(F.SOURCE, {}), fields)})
-

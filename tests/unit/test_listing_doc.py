@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 from schemas.events import ChangeEvent
 from schemas.index_layout import F
 from schemas.listing_doc import build_document, merge, public_resource, source_seq
+from schemas.search_schema import SchemaSet
 
 LID = "7a3b1c6e-9a2f-4e8b-8f3d-2f5c9e1a0b4d"
 
@@ -78,7 +79,7 @@ def test_any_order_with_duplicates_converges(events: list[ChangeEvent], rnd: obj
         src, _ = merge(src, messy[i : i + size])
         i += size
     assert src == in_order(events)
-    assert build_document(LID, src) == build_document(LID, in_order(events))
+    assert build_document(LID, src, SchemaSet()) == build_document(LID, in_order(events), SchemaSet())
 
 
 def test_stale_event_reports_no_change() -> None:
@@ -90,7 +91,7 @@ def test_stale_event_reports_no_change() -> None:
 
 def test_document_fields_and_version() -> None:
     src, _ = merge(None, [listing(7, title="Hello"), component(9, "booking", "b1")])
-    doc = build_document(LID, src)
+    doc = build_document(LID, src, SchemaSet())
     assert doc[F.SEQ] == source_seq(src) == 9
     assert doc[F.STATE] == "published" and doc[F.DELETED] is False and doc[F.TITLE] == "Hello"
     assert doc[F.PRICE] == 7
@@ -98,7 +99,7 @@ def test_document_fields_and_version() -> None:
 
 def test_events_before_the_listing_make_an_invisible_document() -> None:
     src, _ = merge(None, [component(3, "availabilityException", "x")])
-    doc = build_document(LID, src)
+    doc = build_document(LID, src, SchemaSet())
     assert doc[F.STATE] is None and doc[F.DELETED] is False
 
 

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from schemas.index_layout import F
 from search_api.errors import ApiError
-from search_api.listing_params import PriceFilter, parse_listing_query, parse_range
+from search_api.listing_params import RangeFilter, parse_listing_query, parse_range
 from search_api.listing_query import range_clause, search_body
 
 NAMES = ["keywords", "price", "ids", "authorId", "sort", "page", "perPage", "fields.listing", "pub_x", "origin", "zz"]
@@ -28,7 +28,7 @@ def test_any_parameters_parse_or_raise_a_400_naming_one(items: list[tuple[str, s
     assert body["size"] == q.per_page and body["from"] + body["size"] <= 10_000
 
 
-def matches(rng: PriceFilter, value: int) -> bool:
+def matches(rng: RangeFilter, value: int) -> bool:
     clause = range_clause("p", rng)
     if "term" in clause:
         return bool(value == clause["term"]["p"])
@@ -66,12 +66,12 @@ def test_sort_has_total_order() -> None:
 @pytest.mark.parametrize(
     ("raw", "expected"),
     [
-        ("5", PriceFilter(exact=5)),
-        ("1,2", PriceFilter(min=1, max=2)),
-        ("1,", PriceFilter(min=1)),
-        (",2", PriceFilter(max=2)),
-        (" 1 , 2 ", PriceFilter(min=1, max=2)),
+        ("5", RangeFilter(exact=5)),
+        ("1,2", RangeFilter(min=1, max=2)),
+        ("1,", RangeFilter(min=1)),
+        (",2", RangeFilter(max=2)),
+        (" 1 , 2 ", RangeFilter(min=1, max=2)),
     ],
 )
-def test_price_forms(raw: str, expected: PriceFilter) -> None:
+def test_price_forms(raw: str, expected: RangeFilter) -> None:
     assert parse_range("price", raw) == expected
