@@ -1,4 +1,4 @@
-"""`listing-search`: dev, api, worker and import-airbnb sub-commands."""
+"""`listing-search`: run the service (dev, api, worker, jobs) and operate it (schema, reindex, import-airbnb)."""
 
 from __future__ import annotations
 
@@ -9,10 +9,15 @@ import secrets
 import signal
 import sys
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING, Any
 
 from infra.settings import Settings
+
+if TYPE_CHECKING:
+    from listing_search.operator_client import OperatorClient
 
 log = logging.getLogger("listing_search")
 
@@ -43,7 +48,7 @@ def cmd_dev(args: argparse.Namespace) -> int:
     from indexer.intake import accept
     from infra.local_redis import RedisUnavailable, ensure_redis
     from listing_search.demo_import import feed
-    from listing_search.runner import build_services, start_worker
+    from listing_search.runner import build_services, job_worker_in_thread, start_worker
     from search_api.app import create_app
 
     overrides: dict[str, object] = {}
@@ -94,7 +99,8 @@ def cmd_dev(args: argparse.Namespace) -> int:
         flush=True,
     )
     try:
-        uvicorn.run(create_app(services), host=args.host, port=args.port, log_level="warning")
+        with job_worker_in_thread(services) as queue:
+            uvicorn.run(create_app(services, job_queue=queue), host=args.host, port=args.port, log_level="warning")
     finally:
         worker.stop()
         if engine is not None:
@@ -154,26 +160,143 @@ def cmd_worker(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_import(args: argparse.Namespace) -> int:
-    from indexer.airbnb_import import DEMO_DATA_DIR
-    from listing_search.demo_import import HttpSink, feed
+def _operator_client(args: argparse.Namespace) -> OperatorClient | None:
+    from listing_search.operator_client import OperatorClient
 
     token = args.token or os.environ.get("LISTING_SEARCH_OPERATOR_TOKEN")
     if not token:
         log.error("give the operator token with --token or LISTING_SEARCH_OPERATOR_TOKEN")
+        return None
+    return OperatorClient(args.url, token)
+
+
+def _progress(args: argparse.Namespace) -> bool:
+    return bool(sys.stderr.isatty() or args.progress)
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from indexer.airbnb_import import DEMO_DATA_DIR
+    from listing_search.demo_import import HttpSink, feed
+
+    client = _operator_client(args)
+    if client is None:
         return 2
     data_dir = Path(args.path) if args.path else DEMO_DATA_DIR
     if not (data_dir / "listings_search.csv.gz").exists():
         log.error("%s has no listings_search.csv.gz (an Inside Airbnb city folder is expected)", data_dir)
         return 2
-    sink = HttpSink(args.url, token)
-    first = (sink.status().get("acceptedSequenceId") or 0) + 1
-    sent, last = feed(data_dir, sink, first_seq=first, progress=sys.stderr.isatty() or args.progress)
+    first = (client.status().get("acceptedSequenceId") or 0) + 1
+    sent, last = feed(data_dir, HttpSink(client), first_seq=first, progress=_progress(args))
     print(f"sent {sent} events (sequenceIds {first}..{last})", flush=True)
     if args.wait:
-        status = sink.wait_searchable(last, progress=sys.stderr.isatty() or args.progress)
+        status = client.wait_searchable(last, progress=_progress(args))
         print(f"searchable: {status['publishedDocuments']} published of {status['documents']} documents")
     return 0
+
+
+def _finish_job(client: OperatorClient, job: dict[str, Any] | None, args: argparse.Namespace) -> int:
+    if job is None:
+        print("no rebuild needed (only doc or default changed); in effect now")
+        return 0
+    if args.no_wait:
+        print(f"rebuild job {job['id']} started; follow it with GET /v1/jobs/{job['id']}")
+        return 0
+    done = client.wait_job(job["id"], progress=_progress(args))
+    if done["state"] != "succeeded":
+        log.error("rebuild job %s %s: %s", done["id"], done["state"], done.get("error"))
+        return 1
+    print(f"rebuild job {done['id']} done: {done['progress']['done']} documents, live index {done.get('index')}")
+    return 0
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    from listing_search.operator_client import OperatorError
+    from schemas.search_schema import parse_default
+
+    client = _operator_client(args)
+    if client is None:
+        return 2
+    try:
+        if args.action == "list":
+            listed = client.schemas()
+            rows = [
+                (s["scope"], s["key"], s["type"], _show(s.get("default")), s.get("doc") or "") for s in listed["data"]
+            ]
+            _print_table(("scope", "key", "type", "default", "doc"), rows)
+            if not listed["meta"]["inSync"]:
+                print("(a rebuild is bringing the live index up to these schemas)")
+            return 0
+        if args.action == "set":
+            body: dict[str, Any] = {"type": args.type}
+            if args.default is not None:
+                body["default"] = parse_default(args.type, args.default)
+            if args.doc is not None:
+                body["doc"] = args.doc
+            result = client.set_schema(args.scope, args.key, body)
+        else:
+            result = client.unset_schema(args.scope, args.key)
+        return _finish_job(client, result["meta"]["job"], args)
+    except (OperatorError, ValueError) as exc:
+        log.error("%s", exc)
+        return 1
+
+
+def cmd_reindex(args: argparse.Namespace) -> int:
+    client = _operator_client(args)
+    if client is None:
+        return 2
+    return _finish_job(client, {"id": client.reindex()}, args)
+
+
+def cmd_jobs(args: argparse.Namespace) -> int:
+    """The Celery worker that runs background jobs (rebuilds)."""
+    from functools import cache
+
+    from indexer.celery_app import job_worker_argv, make_celery, register_tasks
+    from indexer.context import Services
+
+    settings = Settings()
+    if not settings.opensearch_url:
+        log.error("the job worker needs OPENSEARCH_URL (the embedded engine lives inside `listing-search dev`)")
+        return 2
+    engine_url = settings.opensearch_url
+
+    @cache
+    def services() -> Services:
+        return Services.from_settings(settings, engine_url=engine_url)
+
+    app = make_celery(settings)
+    register_tasks(app, services)
+    app.worker_main(job_worker_argv(args.concurrency))
+    return 0
+
+
+def _show(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return ",".join(str(v) for v in value)
+    return str(value)
+
+
+def _print_table(header: tuple[str, ...], rows: Sequence[tuple[str, ...]]) -> None:
+    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(header)]
+    print("  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)).rstrip())
+    print("  ".join("-" * w for w in widths))
+    for row in rows:
+        print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+
+
+def _client_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--url",
+        default=os.environ.get("LISTING_SEARCH_URL", "http://127.0.0.1:8000"),
+        help="the service (default: env LISTING_SEARCH_URL or http://127.0.0.1:8000)",
+    )
+    p.add_argument("--token", help="operator token (default: env LISTING_SEARCH_OPERATOR_TOKEN)")
+    p.add_argument("--progress", action="store_true", help="progress bars even when not on a terminal")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -197,13 +320,36 @@ def build_parser() -> argparse.ArgumentParser:
     worker.add_argument("--name", help="consumer name; keep it stable across restarts (default host-pid)")
     worker.set_defaults(func=cmd_worker)
 
+    jobs = sub.add_parser("jobs", help="run the background job worker (Celery: rebuilds)")
+    jobs.add_argument("--concurrency", type=int, default=1)
+    jobs.set_defaults(func=cmd_jobs)
+
     imp = sub.add_parser("import-airbnb", help="send an Inside Airbnb city folder to a running service")
     imp.add_argument("path", nargs="?", help="folder with listings_search.csv.gz (default: shipped Albany)")
-    imp.add_argument("--url", default="http://127.0.0.1:8000")
-    imp.add_argument("--token", help="operator token (default: env LISTING_SEARCH_OPERATOR_TOKEN)")
     imp.add_argument("--wait", action="store_true", help="wait until everything sent is searchable")
-    imp.add_argument("--progress", action="store_true", help="progress bars even when not on a terminal")
+    _client_args(imp)
     imp.set_defaults(func=cmd_import)
+
+    schema = sub.add_parser("schema", help="search schemas of the running service")
+    schema_sub = schema.add_subparsers(dest="action", required=True)
+    s_set = schema_sub.add_parser("set", help="set (or replace) a search schema; waits for the rebuild")
+    s_unset = schema_sub.add_parser("unset", help="remove a search schema; waits for the rebuild")
+    s_list = schema_sub.add_parser("list", help="list search schemas")
+    for p in (s_set, s_unset):
+        p.add_argument("--key", required=True, help="top-level key of publicData / metadata")
+        p.add_argument("--scope", choices=("public", "metadata"), default="public")
+        p.add_argument("--no-wait", action="store_true", help="return once the rebuild has started")
+    s_set.add_argument("--type", required=True, choices=("enum", "multi-enum", "boolean", "long", "text"))
+    s_set.add_argument("--default", help="for listings lacking the key: true/false, an integer, a value, or a,b")
+    s_set.add_argument("--doc", help="a description")
+    for p in (s_set, s_unset, s_list):
+        _client_args(p)
+        p.set_defaults(func=cmd_schema)
+
+    reindex = sub.add_parser("reindex", help="rebuild the index now; waits with a progress bar")
+    reindex.add_argument("--no-wait", action="store_true")
+    _client_args(reindex)
+    reindex.set_defaults(func=cmd_reindex)
     return parser
 
 

@@ -10,10 +10,10 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
-import httpx
 from tqdm import tqdm
 
 from indexer.airbnb_import import count_events, iter_events, load_dataset
+from listing_search.operator_client import OperatorClient
 
 log = logging.getLogger(__name__)
 
@@ -43,18 +43,12 @@ def feed(data_dir: Path, sink: Sink, *, first_seq: int, progress: bool = True) -
 class HttpSink:
     """POST pages to a running service's `/v1/events`, retrying 503 back-pressure."""
 
-    def __init__(self, base_url: str, token: str) -> None:
-        self.client = httpx.Client(base_url=base_url, headers={"Authorization": f"Bearer {token}"}, timeout=60)
-
-    def status(self) -> dict[str, Any]:
-        resp = self.client.get("/v1/status")
-        resp.raise_for_status()
-        result: dict[str, Any] = resp.json()
-        return result
+    def __init__(self, client: OperatorClient) -> None:
+        self.client = client
 
     def __call__(self, page: list[dict[str, Any]]) -> None:
         for _ in range(60):
-            resp = self.client.post("/v1/events", json={"data": page})
+            resp = self.client.post_events(page)
             if resp.status_code == 503:
                 time.sleep(float(resp.headers.get("Retry-After", "5")))
                 continue
@@ -65,16 +59,3 @@ class HttpSink:
                 log.warning("%d events of a page were dead-lettered", counts["deadLettered"])
             return
         raise RuntimeError("intake kept answering 503 (back-pressure) for 5 minutes")
-
-    def wait_searchable(self, seq: int, timeout: float = 600.0, progress: bool = True) -> dict[str, Any]:
-        deadline = time.monotonic() + timeout
-        with tqdm(desc="indexing", unit="ev", disable=not progress, leave=False) as bar:
-            while True:
-                status = self.status()
-                bar.n = status["events"]["applied"]
-                bar.refresh()
-                if status["pending"] == 0 and (status["lastSequenceId"] or 0) >= seq:
-                    return status
-                if time.monotonic() > deadline:
-                    raise TimeoutError(f"events not searchable after {timeout}s: {status}")
-                time.sleep(0.5)

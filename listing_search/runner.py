@@ -6,16 +6,20 @@ import logging
 import socket
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import uvicorn
+from celery.contrib.testing.worker import start_worker as start_celery_worker
 from fastapi import FastAPI
 
+from indexer.celery_app import JobQueue, make_celery, register_tasks
+from indexer.context import Services
 from indexer.index_admin import ensure_index
 from indexer.worker import Worker
 from infra.settings import Settings
 from search_api.app import create_app
-from search_api.services import Services
 
 log = logging.getLogger(__name__)
 
@@ -82,10 +86,30 @@ def serve_in_thread(app: FastAPI, *, host: str = "127.0.0.1", port: int | None =
     return ServerThread(server, thread, f"http://{host}:{port}")
 
 
+@contextmanager
+def job_worker_in_thread(services: Services) -> Iterator[JobQueue]:
+    """A real Celery worker (Redis broker) on a thread, for dev and tests; production runs
+    `listing-search jobs`. Yields the producer side bound to the same broker keys."""
+    app = make_celery(services.settings)
+    register_tasks(app, lambda: services)
+    with start_celery_worker(
+        app, pool="threads", concurrency=1, perform_ping_check=False, loglevel="WARNING", shutdown_timeout=60
+    ):
+        yield JobQueue(app)
+
+
 def build_services(settings: Settings, *, engine_url: str) -> Services:
     services = Services.from_settings(settings, engine_url=engine_url)
     ensure_index(services.engine, settings, services.names)
     return services
 
 
-__all__ = ["ServerThread", "WorkerThread", "build_services", "create_app", "serve_in_thread", "start_worker"]
+__all__ = [
+    "ServerThread",
+    "WorkerThread",
+    "build_services",
+    "create_app",
+    "job_worker_in_thread",
+    "serve_in_thread",
+    "start_worker",
+]

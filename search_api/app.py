@@ -7,23 +7,24 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from indexer.celery_app import JobQueue, make_celery
 from indexer.index_admin import ensure_index
 from search_api.errors import install_error_handlers
-from search_api.routes import events, listings, status
+from search_api.routes import events, jobs, listings, search_schemas, status
 from search_api.services import Services
 
 DESCRIPTION = """
 Self-hosted marketplace listing search that speaks the Sharetribe Flex listing-search language.
 
 * **Public** (`/v1/api/listings/*`): no credential; only published, non-deleted listings; never `privateData`.
-* **Operator** (`/v1/events`, `/v1/status`, `/v1/dead-letters`):
+* **Operator** (`/v1/events`, `/v1/status`, `/v1/dead-letters`, `/v1/search-schemas`, `/v1/jobs`):
   `Authorization: Bearer <LISTING_SEARCH_OPERATOR_TOKEN>`.
 
 Every error is `{"errors": [{"id", "status", "code", "title", "details", "source": {"path": [...]}}]}`.
 """
 
 
-def create_app(services: Services, *, ensure_index_on_start: bool = True) -> FastAPI:
+def create_app(services: Services, *, job_queue: JobQueue | None = None, ensure_index_on_start: bool = True) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         if ensure_index_on_start:
@@ -39,9 +40,12 @@ def create_app(services: Services, *, ensure_index_on_start: bool = True) -> Fas
         openapi_url="/openapi.json",
     )
     app.state.services = services
+    app.state.job_queue = job_queue or JobQueue(make_celery(services.settings))
     install_error_handlers(app)
     app.include_router(listings.router)
     app.include_router(events.router)
     app.include_router(status.router)
+    app.include_router(search_schemas.router)
+    app.include_router(jobs.router)
     app.include_router(status.health)
     return app

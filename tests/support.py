@@ -11,11 +11,11 @@ from typing import Any
 
 import httpx
 
+from indexer.context import Services
 from indexer.index_admin import drop_all
 from infra.settings import Settings
-from listing_search.runner import build_services, serve_in_thread, start_worker
+from listing_search.runner import build_services, job_worker_in_thread, serve_in_thread, start_worker
 from search_api.app import create_app
-from search_api.services import Services
 
 OPERATOR_TOKEN = "test-operator-token"
 MARKETPLACE = "00000000-0000-4000-8000-000000000001"
@@ -59,9 +59,34 @@ class Service:
     def ids(self, **params: Any) -> list[str]:
         return [d["id"] for d in self.query(**params)["data"]]
 
+    def set_schema(self, scope: str, key: str, type_: str, **extra: Any) -> dict[str, Any]:
+        resp = self.operator.put(f"/v1/search-schemas/listing/{scope}/{key}", json={"type": type_, **extra})
+        assert resp.status_code == 200, resp.text
+        result: dict[str, Any] = resp.json()
+        return result
+
+    def wait_job(self, job_id: str, timeout: float = 120.0) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while True:
+            job: dict[str, Any] = self.operator.get(f"/v1/jobs/{job_id}").json()
+            if job["state"] in ("succeeded", "failed"):
+                return job
+            assert time.monotonic() < deadline, f"job not done after {timeout}s: {job}"
+            time.sleep(0.05)
+
+    def apply_schema(self, scope: str, key: str, type_: str, **extra: Any) -> dict[str, Any] | None:
+        """Set a schema and wait for its rebuild (if any) to finish successfully."""
+        job = self.set_schema(scope, key, type_, **extra)["meta"]["job"]
+        if job is None:
+            return None
+        done = self.wait_job(job["id"])
+        assert done["state"] == "succeeded", done
+        return done
+
 
 @contextmanager
-def running_service(engine_url: str, redis_url: str, **overrides: Any) -> Iterator[Service]:
+def running_service(engine_url: str, redis_url: str, *, jobs: bool = False, **overrides: Any) -> Iterator[Service]:
+    """API + stream worker (+ a Celery job worker when `jobs`), isolated by fresh prefixes."""
     tag = uuid.uuid4().hex[:10]
     values: dict[str, Any] = {
         "opensearch_url": engine_url,
@@ -75,7 +100,9 @@ def running_service(engine_url: str, redis_url: str, **overrides: Any) -> Iterat
     settings = Settings(**{**values, **overrides})
     services = build_services(settings, engine_url=engine_url)
     worker = start_worker(services)
-    server = serve_in_thread(create_app(services))
+    job_worker = job_worker_in_thread(services) if jobs else None
+    queue = job_worker.__enter__() if job_worker else None
+    server = serve_in_thread(create_app(services, job_queue=queue))
     public = httpx.Client(base_url=server.url, timeout=30)
     operator = httpx.Client(base_url=server.url, timeout=30, headers={"Authorization": f"Bearer {OPERATOR_TOKEN}"})
     try:
@@ -84,6 +111,8 @@ def running_service(engine_url: str, redis_url: str, **overrides: Any) -> Iterat
         public.close()
         operator.close()
         server.stop()
+        if job_worker is not None:
+            job_worker.__exit__(None, None, None)
         worker.stop()
         drop_all(services.engine, services.names)
         keys = list(services.redis.scan_iter(match=f"{settings.redis_prefix}*", count=1000))

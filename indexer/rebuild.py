@@ -1,0 +1,223 @@
+"""Zero-downtime rebuild: a new versioned index from the current one's stored sources.
+
+1. Create `vN+1` from the template with the registry's schemas (mapping and `_meta`).
+2. Open the gate (indexer.rebuild_gate): workers keep writing to `vN` and mark what they wrote.
+3. Copy every document of `vN` (search_after on `id`), recomputing the indexed fields with the
+   new schemas, each write carrying the source document's version.
+4. Copy the listings marked dirty meanwhile, until few are left.
+5. Close the gate (no batch in flight), copy the last dirty ones, refresh, swap every alias in
+   one call, reopen. Readers see `vN` until that call and `vN+1` after it.
+6. If the registry changed while we built, build again: the index always ends up reflecting
+   every change, however quickly they came.
+
+`vN` is kept for rollback; older versions are deleted.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+from opensearchpy.exceptions import NotFoundError
+
+from indexer import jobs, schema_registry
+from indexer.context import Services
+from indexer.index_admin import LiveIndex, create_index, ensure_index, live_index, set_live_schemas, swap_aliases
+from indexer.rebuild_gate import RebuildGate
+from indexer.worker import fetch_sources
+from schemas.index_layout import F
+from schemas.listing_doc import build_document
+from schemas.search_schema import SchemaSet
+
+log = logging.getLogger(__name__)
+
+PAGE = 1000
+LOCK_TTL_MS = 600_000
+SWAP_WAIT_S = 30.0
+# Dirty listings left when we stop chasing and pause writers for the final copy.
+SWAP_WHEN_DIRTY_BELOW = 500
+
+
+class RebuildError(RuntimeError):
+    pass
+
+
+def start_rebuild(services: Services, *, reason: str, enqueue: Callable[[str], None]) -> str:
+    """Queue a rebuild, or return the one already queued or running (it re-reads the registry
+    when it finishes, so a change made now is not lost)."""
+    r, keys = services.redis, services.keys
+    current = r.get(keys.current_rebuild)
+    if current is not None:
+        job_id = current.decode() if isinstance(current, bytes) else str(current)
+        rec = jobs.get(r, keys, job_id)
+        if jobs.is_active(rec) and (rec or {}).get("state") == jobs.QUEUED:
+            return job_id
+        if jobs.is_active(rec):
+            # Running: it might already have read the registry. A follow-up round is ensured by
+            # its generation check, so point the caller at it.
+            return job_id
+    job_id = jobs.create(r, keys, "reindex", reason)
+    r.set(keys.current_rebuild, job_id)
+    enqueue(job_id)
+    return job_id
+
+
+def run_rebuild(services: Services, job_id: str) -> None:
+    r, keys = services.redis, services.keys
+    if not r.set(keys.rebuild_lock, job_id, nx=True, px=LOCK_TTL_MS):
+        holder = r.get(keys.rebuild_lock)
+        if holder is None or (holder.decode() if isinstance(holder, bytes) else holder) != job_id:
+            # Another rebuild holds the lock; it will pick up any registry change when done.
+            jobs.update(
+                r,
+                keys,
+                job_id,
+                state=jobs.SUCCEEDED,
+                finishedAt=int(time.time() * 1000),
+                detail="merged into the rebuild already running",
+            )
+            return
+    jobs.update(r, keys, job_id, state=jobs.RUNNING, startedAt=int(time.time() * 1000), phase="starting")
+    gate = RebuildGate(r, keys, job_id)
+    try:
+        rounds = 0
+        while True:
+            rounds += 1
+            registry = schema_registry.load(services.engine, services.names)
+            live = live_index(services.engine, services.names) or ensure_index(
+                services.engine, services.settings, services.names
+            )
+            new_index = _rebuild_once(services, job_id, gate, live, registry.schemas)
+            latest = schema_registry.load(services.engine, services.names)
+            if latest.generation == registry.generation:
+                break
+            if latest.schemas.fingerprint() == registry.schemas.fingerprint():
+                new_live = live_index(services.engine, services.names)
+                if new_live is not None:
+                    set_live_schemas(services.engine, new_live, latest.schemas)
+                break
+            log.info("search schemas changed during the rebuild: building again")
+        jobs.update(
+            r,
+            keys,
+            job_id,
+            state=jobs.SUCCEEDED,
+            phase="done",
+            index=new_index,
+            rounds=rounds,
+            finishedAt=int(time.time() * 1000),
+        )
+        services.live.invalidate()
+    except Exception as exc:
+        log.exception("rebuild %s failed", job_id)
+        gate.finish()
+        jobs.update(
+            r,
+            keys,
+            job_id,
+            state=jobs.FAILED,
+            error=f"{type(exc).__name__}: {exc}"[:2000],
+            finishedAt=int(time.time() * 1000),
+        )
+        raise
+    finally:
+        if r.get(keys.rebuild_lock) in (job_id, job_id.encode()):
+            r.delete(keys.rebuild_lock)
+        current = r.get(keys.current_rebuild)
+        if current in (job_id, job_id.encode()):
+            r.delete(keys.current_rebuild)
+
+
+def _rebuild_once(services: Services, job_id: str, gate: RebuildGate, live: LiveIndex, schemas: SchemaSet) -> str:
+    engine, names, r, keys = services.engine, services.names, services.redis, services.keys
+    version = live.version + 1
+    target = names.versioned(version)
+    # A target left by a rebuild that died is never live (the alias is on `live`): start afresh.
+    engine.indices.delete(index=target, params={"ignore_unavailable": "true"})
+    create_index(engine, services.settings, names, version, schemas, live=False)
+    gate.open(target)
+    total = int(engine.count(index=live.name)["count"])
+    jobs.update(r, keys, job_id, phase="copy", done=0, total=total, source=live.name, target=target)
+
+    copied = 0
+    after: list[Any] | None = None
+    while True:
+        body: dict[str, Any] = {
+            "size": PAGE,
+            "sort": [{F.ID: {"order": "asc"}}],
+            "_source": [F.SOURCE],
+            "version": True,
+            "query": {"match_all": {}},
+        }
+        if after is not None:
+            body["search_after"] = after
+        hits = engine.search(index=live.name, body=body)["hits"]["hits"]
+        if not hits:
+            break
+        _write(
+            services, target, schemas, [(h["_id"], h["_source"].get(F.SOURCE) or {}, int(h["_version"])) for h in hits]
+        )
+        copied += len(hits)
+        after = hits[-1]["sort"]
+        gate.heartbeat()
+        r.pexpire(keys.rebuild_lock, LOCK_TTL_MS)
+        jobs.update(r, keys, job_id, done=copied, total=max(total, copied))
+
+    jobs.update(r, keys, job_id, phase="catch-up")
+    while gate.dirty_count() >= SWAP_WHEN_DIRTY_BELOW:
+        _copy_dirty(services, gate, live.name, target, schemas)
+        gate.heartbeat()
+
+    jobs.update(r, keys, job_id, phase="swap")
+    if not gate.close_for_swap(SWAP_WAIT_S):
+        raise RebuildError(f"workers did not pause within {SWAP_WAIT_S:.0f}s for the alias swap")
+    while _copy_dirty(services, gate, live.name, target, schemas):
+        pass
+    engine.indices.refresh(index=target)
+    swap_aliases(engine, names, live.name, target)
+    gate.finish()
+    log.info("rebuild %s: %s -> %s, %d documents", job_id, live.name, target, copied)
+    _drop_older_than(services, live.version)
+    return target
+
+
+def _copy_dirty(services: Services, gate: RebuildGate, source: str, target: str, schemas: SchemaSet) -> int:
+    ids = gate.pop_dirty(PAGE)
+    if not ids:
+        return 0
+    found = fetch_sources(services.engine, source, ids)
+    _write(services, target, schemas, [(lid, src, version) for lid, (src, version) in found.items()])
+    return len(ids)
+
+
+def _write(services: Services, target: str, schemas: SchemaSet, docs: list[tuple[str, dict[str, Any], int]]) -> None:
+    """Copies carry the source's version with external_gte: a newer copy of the same listing wins."""
+    lines: list[bytes] = []
+    for lid, src, version in docs:
+        meta = {"index": {"_id": lid, "version": version, "version_type": "external_gte"}}
+        lines.append(orjson.dumps(meta) + b"\n" + orjson.dumps(build_document(lid, src, schemas)) + b"\n")
+    if not lines:
+        return
+    resp = services.engine.bulk(body=b"".join(lines), index=target)
+    if not resp.get("errors"):
+        return
+    for item in resp["items"]:
+        result = item["index"]
+        if result["status"] >= 300 and result["status"] != 409:
+            raise RebuildError(f"copying {result.get('_id')} failed: {result['status']} {result.get('error')}")
+
+
+def _drop_older_than(services: Services, keep_version: int) -> None:
+    """Keep the index we just left (rollback); delete anything older."""
+    names = services.names
+    try:
+        found = services.engine.indices.get(index=names.pattern)
+    except NotFoundError:
+        return
+    for index in found:
+        version = names.version_of(index)
+        if version is not None and version < keep_version:
+            services.engine.indices.delete(index=index, params={"ignore_unavailable": "true"})

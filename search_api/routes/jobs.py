@@ -1,0 +1,41 @@
+"""Operator jobs: `POST /v1/jobs/reindex`, `GET /v1/jobs/{id}`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+
+from indexer import jobs
+from indexer.rebuild import start_rebuild
+from search_api.auth import OperatorDep
+from search_api.errors import ApiError
+from search_api.services import ServicesDep
+
+router = APIRouter(prefix="/v1/jobs", tags=["operator"], dependencies=[OperatorDep])
+
+
+@router.post(
+    "/reindex",
+    status_code=202,
+    summary="Rebuild the index",
+    description="Builds a new index version from the current one with the registry's schemas, catches up "
+    "with events that arrive meanwhile, then swaps the alias atomically. Answers with the job id.",
+)
+def reindex(request: Request, services: ServicesDep) -> JSONResponse:
+    job_id = start_rebuild(services, reason="requested by hand", enqueue=request.app.state.job_queue.enqueue_rebuild)
+    return JSONResponse({"id": job_id}, status_code=202)
+
+
+@router.get(
+    "/{job_id}",
+    summary="A job's state and progress",
+    description="`state`: queued, running, succeeded or failed; `progress`: documents done / total; "
+    "`phase` while running (copy, catch-up, swap).",
+)
+def get_job(job_id: str, services: ServicesDep) -> dict[str, Any]:
+    rec = jobs.get(services.redis, services.keys, job_id)
+    if rec is None:
+        raise ApiError(404, f"no job {job_id}", param="job_id", location="path")
+    return rec

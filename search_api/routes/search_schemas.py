@@ -1,0 +1,108 @@
+"""Operator search schemas: `GET /v1/search-schemas`, `PUT`/`DELETE /v1/search-schemas/listing/{scope}/{key}`.
+
+A change that alters the mapping starts a background rebuild and answers with its job id; a
+change of `doc` or `default` only is recorded on the live index at once.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from fastapi import APIRouter, Request
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from indexer import jobs, schema_registry
+from indexer.index_admin import live_index, set_live_schemas
+from indexer.rebuild import start_rebuild
+from schemas.search_schema import SchemaType, SearchSchema
+from search_api.auth import OperatorDep
+from search_api.errors import ApiError
+from search_api.services import Services, ServicesDep
+
+router = APIRouter(prefix="/v1/search-schemas", tags=["operator"], dependencies=[OperatorDep])
+
+
+class SchemaBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    type: SchemaType
+    default: str | int | bool | list[str] | None = None
+    doc: str | None = None
+
+
+def _job_queue(request: Request) -> Any:
+    return request.app.state.job_queue
+
+
+def apply_change(services: Services, request: Request, reason: str) -> dict[str, Any] | None:
+    """Bring the live index in line with the registry: metadata only, or a rebuild job."""
+    registry = schema_registry.load(services.engine, services.names)
+    live = live_index(services.engine, services.names)
+    current = services.redis.get(services.keys.current_rebuild)
+    running = current is not None and jobs.is_active(
+        jobs.get(services.redis, services.keys, current.decode() if isinstance(current, bytes) else str(current))
+    )
+    if live is not None and not running and registry.schemas.fingerprint() == live.schemas.fingerprint():
+        set_live_schemas(services.engine, live, registry.schemas)
+        services.live.invalidate()
+        return None
+    job_id = start_rebuild(services, reason=reason, enqueue=_job_queue(request).enqueue_rebuild)
+    return {"id": job_id}
+
+
+def _validated(scope: str, key: str, body: SchemaBody) -> SearchSchema:
+    try:
+        return SearchSchema(key=key, scope=scope, type=body.type, default=body.default, doc=body.doc)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        first = exc.errors(include_url=False)[0]
+        msg = str(first["msg"]).removeprefix("Value error, ")
+        param = str(first["loc"][0]) if first["loc"] else "body"
+        if ":" not in msg.split(" ")[0]:
+            msg = f"{param}: {msg}"
+        raise ApiError(400, msg, param=param, location="path" if param in ("key", "scope") else "body") from None
+
+
+@router.get("", summary="List search schemas")
+def list_schemas(services: ServicesDep) -> dict[str, Any]:
+    registry = schema_registry.load(services.engine, services.names)
+    live = live_index(services.engine, services.names)
+    return {
+        "data": registry.schemas.as_json(),
+        "meta": {
+            "generation": registry.generation,
+            "liveIndex": live.name if live else None,
+            # False while a rebuild is bringing the live index up to the registry.
+            "inSync": live is not None and live.schemas == registry.schemas,
+        },
+    }
+
+
+@router.put(
+    "/listing/{scope}/{key}",
+    summary="Set a search schema",
+    description="Creates or replaces the schema of `publicData.<key>` (scope `public`, query `pub_<key>`) or "
+    "`metadata.<key>` (scope `metadata`, query `meta_<key>`). Types: enum, multi-enum, boolean, long, text. "
+    "A change of type or a new key rebuilds the index in the background (no downtime, no lost events); "
+    "follow `meta.job.id` at `GET /v1/jobs/{id}`.",
+)
+def put_schema(
+    scope: Literal["public", "metadata"], key: str, body: SchemaBody, request: Request, services: ServicesDep
+) -> dict[str, Any]:
+    schema = _validated(scope, key, body)
+    try:
+        schema_registry.put(services.engine, services.names, schema)
+    except schema_registry.TooManySchemas as exc:
+        raise ApiError(400, f"key: {exc}", param="key", location="path") from None
+    job = apply_change(services, request, f"set {schema.path} ({schema.type})")
+    return {"data": schema.as_json(), "meta": {"job": job}}
+
+
+@router.delete("/listing/{scope}/{key}", summary="Remove a search schema")
+def delete_schema(
+    scope: Literal["public", "metadata"], key: str, request: Request, services: ServicesDep
+) -> dict[str, Any]:
+    try:
+        schema_registry.remove(services.engine, services.names, scope, key)
+    except schema_registry.SchemaNotFound:
+        raise ApiError(404, f"no search schema {scope}/{key}", param="key", location="path") from None
+    job = apply_change(services, request, f"unset {scope}/{key}")
+    return {"data": {"scope": scope, "key": key}, "meta": {"job": job}}
