@@ -1,12 +1,14 @@
 """Celery (Redis broker) runs the background jobs: today the rebuild.
 
-The broker's keys live under the deployment's Redis prefix, so several deployments (or test
-runs) can share one Redis without taking each other's tasks.
+Tasks carry the index and Redis prefixes of the deployment they act on, so the worker side
+needs nothing but a way to build clients for those prefixes. The broker's keys live under the
+deployment's Redis prefix, so deployments sharing one Redis never take each other's tasks.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import cache
 
 from celery import Celery
 
@@ -16,11 +18,13 @@ from infra.settings import Settings
 
 REBUILD_TASK = "listing_search.rebuild"
 
+ServicesFor = Callable[[str, str], Services]
 
-def make_celery(settings: Settings) -> Celery:
+
+def make_celery(settings: Settings, *, broker_prefix: str | None = None) -> Celery:
     app = Celery("listing_search", broker=settings.redis_url, set_as_current=False)
     app.conf.update(
-        broker_transport_options={"global_keyprefix": f"{settings.redis_prefix}celery:"},
+        broker_transport_options={"global_keyprefix": broker_prefix or f"{settings.redis_prefix}celery:"},
         broker_connection_retry_on_startup=True,
         task_ignore_result=True,
         # A job whose worker dies is delivered again; the rebuild restarts cleanly.
@@ -33,20 +37,33 @@ def make_celery(settings: Settings) -> Celery:
     return app
 
 
-def register_tasks(app: Celery, services: Callable[[], Services]) -> None:
-    @app.task(name=REBUILD_TASK)  # type: ignore[untyped-decorator]
-    def rebuild(job_id: str) -> None:
-        run_rebuild(services(), job_id)
+def services_for(settings: Settings, engine_url: str) -> ServicesFor:
+    """Clients for a deployment's prefixes, built once per pair."""
+
+    @cache
+    def build(index_prefix: str, redis_prefix: str) -> Services:
+        scoped = settings.model_copy(update={"index_prefix": index_prefix, "redis_prefix": redis_prefix})
+        return Services.from_settings(scoped, engine_url=engine_url)
+
+    return build
+
+
+def register_tasks(app: Celery, services: ServicesFor) -> None:
+    # shared=False: a shared task would be added to every Celery app this process creates.
+    @app.task(name=REBUILD_TASK, shared=False)  # type: ignore[untyped-decorator]
+    def rebuild(job_id: str, index_prefix: str, redis_prefix: str) -> None:
+        run_rebuild(services(index_prefix, redis_prefix), job_id)
 
 
 class JobQueue:
-    """The producer side: what the API uses to start jobs."""
+    """The producer side: what the API uses to start jobs for its deployment."""
 
-    def __init__(self, app: Celery) -> None:
+    def __init__(self, app: Celery, settings: Settings) -> None:
         self.app = app
+        self.settings = settings
 
     def enqueue_rebuild(self, job_id: str) -> None:
-        self.app.send_task(REBUILD_TASK, args=[job_id])
+        self.app.send_task(REBUILD_TASK, args=[job_id, self.settings.index_prefix, self.settings.redis_prefix])
 
 
 def job_worker_argv(concurrency: int = 1) -> list[str]:
@@ -61,4 +78,4 @@ def job_worker_argv(concurrency: int = 1) -> list[str]:
     ]
 
 
-__all__ = ["REBUILD_TASK", "JobQueue", "make_celery", "register_tasks"]
+__all__ = ["REBUILD_TASK", "JobQueue", "make_celery", "register_tasks", "services_for"]

@@ -45,6 +45,7 @@ def cmd_dev(args: argparse.Namespace) -> int:
     import uvicorn
 
     from indexer.airbnb_import import DEMO_DATA_DIR
+    from indexer.celery_app import JobQueue
     from indexer.intake import accept
     from infra.local_redis import RedisUnavailable, ensure_redis
     from listing_search.demo_import import feed
@@ -99,8 +100,9 @@ def cmd_dev(args: argparse.Namespace) -> int:
         flush=True,
     )
     try:
-        with job_worker_in_thread(services) as queue:
-            uvicorn.run(create_app(services, job_queue=queue), host=args.host, port=args.port, log_level="warning")
+        with job_worker_in_thread(settings, engine_url) as celery_app:
+            app = create_app(services, job_queue=JobQueue(celery_app, settings))
+            uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
     finally:
         worker.stop()
         if engine is not None:
@@ -250,23 +252,14 @@ def cmd_reindex(args: argparse.Namespace) -> int:
 
 def cmd_jobs(args: argparse.Namespace) -> int:
     """The Celery worker that runs background jobs (rebuilds)."""
-    from functools import cache
-
-    from indexer.celery_app import job_worker_argv, make_celery, register_tasks
-    from indexer.context import Services
+    from indexer.celery_app import job_worker_argv, make_celery, register_tasks, services_for
 
     settings = Settings()
     if not settings.opensearch_url:
         log.error("the job worker needs OPENSEARCH_URL (the embedded engine lives inside `listing-search dev`)")
         return 2
-    engine_url = settings.opensearch_url
-
-    @cache
-    def services() -> Services:
-        return Services.from_settings(settings, engine_url=engine_url)
-
     app = make_celery(settings)
-    register_tasks(app, services)
+    register_tasks(app, services_for(settings, settings.opensearch_url))
     app.worker_main(job_worker_argv(args.concurrency))
     return 0
 

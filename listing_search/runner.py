@@ -11,10 +11,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import uvicorn
+from celery import Celery
 from celery.contrib.testing.worker import start_worker as start_celery_worker
 from fastapi import FastAPI
 
-from indexer.celery_app import JobQueue, make_celery, register_tasks
+from indexer.celery_app import make_celery, register_tasks, services_for
 from indexer.context import Services
 from indexer.index_admin import ensure_index
 from indexer.worker import Worker
@@ -87,15 +88,15 @@ def serve_in_thread(app: FastAPI, *, host: str = "127.0.0.1", port: int | None =
 
 
 @contextmanager
-def job_worker_in_thread(services: Services) -> Iterator[JobQueue]:
+def job_worker_in_thread(settings: Settings, engine_url: str, *, broker_prefix: str | None = None) -> Iterator[Celery]:
     """A real Celery worker (Redis broker) on a thread, for dev and tests; production runs
-    `listing-search jobs`. Yields the producer side bound to the same broker keys."""
-    app = make_celery(services.settings)
-    register_tasks(app, lambda: services)
+    `listing-search jobs`. Only one per process: Celery's worker state is process-wide."""
+    app = make_celery(settings, broker_prefix=broker_prefix)
+    register_tasks(app, services_for(settings, engine_url))
     with start_celery_worker(
         app, pool="threads", concurrency=1, perform_ping_check=False, loglevel="WARNING", shutdown_timeout=60
     ):
-        yield JobQueue(app)
+        yield app
 
 
 def build_services(settings: Settings, *, engine_url: str) -> Services:

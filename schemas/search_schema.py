@@ -37,7 +37,8 @@ class SearchSchema(BaseModel):
     key: str
     scope: Scope
     type: SchemaType
-    default: str | int | bool | list[str] | None = None
+    # Checked against `type` below, so the error says what the type needs.
+    default: Any = None
     doc: str | None = Field(default=None, max_length=1000)
 
     @field_validator("key")

@@ -40,7 +40,7 @@ def create_app(services: Services, *, job_queue: JobQueue | None = None, ensure_
         openapi_url="/openapi.json",
     )
     app.state.services = services
-    app.state.job_queue = job_queue or JobQueue(make_celery(services.settings))
+    app.state.job_queue = job_queue or JobQueue(make_celery(services.settings), services.settings)
     install_error_handlers(app)
     app.include_router(listings.router)
     app.include_router(events.router)

@@ -112,7 +112,12 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _validation_error(_: Request, exc: RequestValidationError) -> Response:
         first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
         loc = [str(p) for p in first.get("loc", ())]
-        name = loc[-1] if loc else "request"
+        # ("body", "default", "str"): the parameter is the second item, the rest is pydantic's detail.
+        name = (
+            loc[1]
+            if len(loc) > 1 and loc[0] in ("body", "query", "path", "header")
+            else (loc[-1] if loc else "request")
+        )
         return error_response(400, f"{name}: {first.get('msg')}", source=loc or None)
 
     @app.exception_handler(Exception)

@@ -9,9 +9,11 @@ uses its own key prefix and removes its keys afterwards.
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import Iterator
 
 import pytest
+from celery import Celery
 
 from infra.local_redis import ensure_redis
 
@@ -60,3 +62,22 @@ def redis_url() -> Iterator[str]:
         yield local.url
     finally:
         local.close()
+
+
+@pytest.fixture(scope="session")
+def job_worker(engine_url: str, redis_url: str) -> Iterator[Celery]:
+    """One real Celery worker (threads) for the session; each test service sends its jobs here
+    with its own prefixes. One per process, because Celery's worker state is process-wide."""
+    from infra.settings import Settings
+    from listing_search.runner import job_worker_in_thread
+
+    settings = Settings(opensearch_url=engine_url, redis_url=redis_url)
+    prefix = f"lstest-celery-{uuid.uuid4().hex[:8]}:"
+    with job_worker_in_thread(settings, engine_url, broker_prefix=prefix) as app:
+        yield app
+    import redis
+
+    client = redis.Redis.from_url(redis_url)
+    stale = list(client.scan_iter(match=f"{prefix}*"))
+    if stale:
+        client.delete(*stale)

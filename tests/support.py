@@ -10,11 +10,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
+from celery import Celery
 
+from indexer.celery_app import JobQueue
 from indexer.context import Services
 from indexer.index_admin import drop_all
 from infra.settings import Settings
-from listing_search.runner import build_services, job_worker_in_thread, serve_in_thread, start_worker
+from listing_search.runner import build_services, serve_in_thread, start_worker
 from search_api.app import create_app
 
 OPERATOR_TOKEN = "test-operator-token"
@@ -85,8 +87,11 @@ class Service:
 
 
 @contextmanager
-def running_service(engine_url: str, redis_url: str, *, jobs: bool = False, **overrides: Any) -> Iterator[Service]:
-    """API + stream worker (+ a Celery job worker when `jobs`), isolated by fresh prefixes."""
+def running_service(
+    engine_url: str, redis_url: str, *, jobs: Celery | None = None, **overrides: Any
+) -> Iterator[Service]:
+    """API + stream worker, isolated by fresh prefixes; `jobs` is the session's Celery app whose
+    worker runs this service's background jobs."""
     tag = uuid.uuid4().hex[:10]
     values: dict[str, Any] = {
         "opensearch_url": engine_url,
@@ -100,8 +105,7 @@ def running_service(engine_url: str, redis_url: str, *, jobs: bool = False, **ov
     settings = Settings(**{**values, **overrides})
     services = build_services(settings, engine_url=engine_url)
     worker = start_worker(services)
-    job_worker = job_worker_in_thread(services) if jobs else None
-    queue = job_worker.__enter__() if job_worker else None
+    queue = JobQueue(jobs, settings) if jobs is not None else None
     server = serve_in_thread(create_app(services, job_queue=queue))
     public = httpx.Client(base_url=server.url, timeout=30)
     operator = httpx.Client(base_url=server.url, timeout=30, headers={"Authorization": f"Bearer {OPERATOR_TOKEN}"})
@@ -111,8 +115,6 @@ def running_service(engine_url: str, redis_url: str, *, jobs: bool = False, **ov
         public.close()
         operator.close()
         server.stop()
-        if job_worker is not None:
-            job_worker.__exit__(None, None, None)
         worker.stop()
         drop_all(services.engine, services.names)
         keys = list(services.redis.scan_iter(match=f"{settings.redis_prefix}*", count=1000))

@@ -25,7 +25,7 @@ router = APIRouter(prefix="/v1/search-schemas", tags=["operator"], dependencies=
 class SchemaBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
     type: SchemaType
-    default: str | int | bool | list[str] | None = None
+    default: Any = None
     doc: str | None = None
 
 
