@@ -51,7 +51,17 @@ def get(client: redis.Redis, keys: RedisKeys, job_id: str) -> dict[str, Any] | N
     if not raw:
         return None
     rec: dict[str, Any] = {k.decode(): v.decode() for k, v in raw.items()}
-    for name in ("done", "total", "createdAt", "updatedAt", "startedAt", "finishedAt", "rounds"):
+    for name in (
+        "done",
+        "total",
+        "createdAt",
+        "updatedAt",
+        "startedAt",
+        "finishedAt",
+        "rounds",
+        "caughtUp",
+        "writesPausedMs",
+    ):
         if name in rec:
             rec[name] = int(rec[name])
     if rec["state"] == RUNNING and _now_ms() - rec["updatedAt"] > STALE_AFTER_S * 1000:

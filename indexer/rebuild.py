@@ -34,11 +34,12 @@ from schemas.search_schema import SchemaSet
 
 log = logging.getLogger(__name__)
 
-PAGE = 1000
 LOCK_TTL_MS = 600_000
 SWAP_WAIT_S = 30.0
-# Dirty listings left when we stop chasing and pause writers for the final copy.
-SWAP_WHEN_DIRTY_BELOW = 500
+# Dirty listings left when we stop chasing and pause writers for the final copy; chasing a
+# writer faster than us gives up after CATCH_UP_ROUNDS and pauses anyway.
+SWAP_WHEN_DIRTY_BELOW = 100
+CATCH_UP_ROUNDS = 200
 
 
 class RebuildError(RuntimeError):
@@ -143,10 +144,11 @@ def _rebuild_once(services: Services, job_id: str, gate: RebuildGate, live: Live
     jobs.update(r, keys, job_id, phase="copy", done=0, total=total, source=live.name, target=target)
 
     copied = 0
+    page = services.settings.rebuild_page_size
     after: list[Any] | None = None
     while True:
         body: dict[str, Any] = {
-            "size": PAGE,
+            "size": page,
             "sort": [{F.ID: {"order": "asc"}}],
             "_source": [F.SOURCE],
             "version": True,
@@ -167,25 +169,40 @@ def _rebuild_once(services: Services, job_id: str, gate: RebuildGate, live: Live
         jobs.update(r, keys, job_id, done=copied, total=max(total, copied))
 
     jobs.update(r, keys, job_id, phase="catch-up")
-    while gate.dirty_count() >= SWAP_WHEN_DIRTY_BELOW:
-        _copy_dirty(services, gate, live.name, target, schemas)
+    caught_up = 0
+    for _ in range(CATCH_UP_ROUNDS):
+        if gate.dirty_count() < SWAP_WHEN_DIRTY_BELOW:
+            break
+        caught_up += _copy_dirty(services, gate, live.name, target, schemas)
         gate.heartbeat()
 
     jobs.update(r, keys, job_id, phase="swap")
+    paused_at = time.monotonic()
     if not gate.close_for_swap(SWAP_WAIT_S):
         raise RebuildError(f"workers did not pause within {SWAP_WAIT_S:.0f}s for the alias swap")
-    while _copy_dirty(services, gate, live.name, target, schemas):
-        pass
+    while n := _copy_dirty(services, gate, live.name, target, schemas):
+        caught_up += n
     engine.indices.refresh(index=target)
     swap_aliases(engine, names, live.name, target)
     gate.finish()
-    log.info("rebuild %s: %s -> %s, %d documents", job_id, live.name, target, copied)
+    pause_ms = int((time.monotonic() - paused_at) * 1000)
+    # caughtUp: listings written during the copy and copied again; writesPausedMs: the swap's pause.
+    jobs.update(r, keys, job_id, caughtUp=caught_up, writesPausedMs=pause_ms)
+    log.info(
+        "rebuild %s: %s -> %s, %d documents, %d caught up, writes paused %d ms",
+        job_id,
+        live.name,
+        target,
+        copied,
+        caught_up,
+        pause_ms,
+    )
     _drop_older_than(services, live.version)
     return target
 
 
 def _copy_dirty(services: Services, gate: RebuildGate, source: str, target: str, schemas: SchemaSet) -> int:
-    ids = gate.pop_dirty(PAGE)
+    ids = gate.pop_dirty(services.settings.rebuild_page_size)
     if not ids:
         return 0
     found = fetch_sources(services.engine, source, ids)

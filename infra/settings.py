@@ -35,6 +35,9 @@ class Settings(BaseSettings):
     claim_idle_ms: int = Field(default=60_000, ge=100)
     retry_max_seconds: float = Field(default=30.0, gt=0)
 
+    # Rebuild: documents per copy request.
+    rebuild_page_size: int = Field(default=1000, ge=1, le=10_000)
+
     # Intake bounds.
     max_body_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
     max_events_per_request: int = Field(default=1000, ge=1)

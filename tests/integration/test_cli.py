@@ -89,3 +89,45 @@ def test_import_airbnb_refuses_without_token(dev_server: tuple[str, str]) -> Non
         [*command(), "import-airbnb", "--url", base], env=env, capture_output=True, text=True, timeout=60
     )
     assert done.returncode == 2 and "operator token" in done.stderr
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "LISTING_SEARCH_OPERATOR_TOKEN": TOKEN}
+    return subprocess.run([*command(), *args], env=env, capture_output=True, text=True, timeout=180)
+
+
+def test_schema_cli_round_trip(dev_server: tuple[str, str]) -> None:
+    base, _ = dev_server
+
+    def query(**params: str) -> httpx.Response:
+        return httpx.get(f"{base}/v1/api/listings/query", params=params)
+
+    assert query(pub_guests="4").status_code == 400
+    done = run_cli(
+        "schema", "set", "--url", base, "--key", "guests", "--type", "long", "--default", "1", "--doc", "Guests"
+    )
+    assert done.returncode == 0, done.stderr
+    assert "rebuild job" in done.stdout and "done" in done.stdout
+    time.sleep(1.1)  # the API re-reads the live index at most once a second
+    four = query(pub_guests="4")
+    assert four.status_code == 200 and four.json()["meta"]["totalItems"] > 0
+
+    listed = run_cli("schema", "list", "--url", base)
+    assert listed.returncode == 0, listed.stderr
+    lines = listed.stdout.splitlines()
+    assert lines[0].split() == ["scope", "key", "type", "default", "doc"]
+    assert any(line.split()[:4] == ["public", "guests", "long", "1"] for line in lines[2:])
+    assert any(line.split()[:3] == ["public", "listingType", "enum"] for line in lines[2:])
+
+    bad = run_cli("schema", "set", "--url", base, "--key", "bad.key", "--type", "enum")
+    assert bad.returncode == 1 and "key" in bad.stderr
+
+    gone = run_cli("schema", "unset", "--url", base, "--key", "guests")
+    assert gone.returncode == 0, gone.stderr
+    time.sleep(1.1)
+    assert query(pub_guests="4").status_code == 400
+
+    again = run_cli("reindex", "--url", base)
+    assert again.returncode == 0 and "rebuild job" in again.stdout, again.stderr
+    time.sleep(1.1)
+    assert query().json()["meta"]["totalItems"] == 384
