@@ -46,24 +46,50 @@ class RebuildError(RuntimeError):
     pass
 
 
-def start_rebuild(services: Services, *, reason: str, enqueue: Callable[[str], None]) -> str:
-    """Queue a rebuild, or return the one already queued or running (it re-reads the registry
-    when it finishes, so a change made now is not lost)."""
+# A caller joins the current rebuild by raising the generation it must reflect; a rebuild
+# finishes only if nobody raised it past what it built. Both run atomically in Redis, so a
+# change either reaches the running job or starts a new one, never neither.
+_JOIN = """
+local current = redis.call('GET', KEYS[1])
+if not current then return false end
+local wanted = tonumber(redis.call('GET', KEYS[2]) or '0')
+if tonumber(ARGV[1]) > wanted then redis.call('SET', KEYS[2], ARGV[1]) end
+return current
+"""
+_FINISH = """
+local wanted = tonumber(redis.call('GET', KEYS[2]) or '0')
+if wanted > tonumber(ARGV[2]) then return 0 end
+if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1], KEYS[2]) end
+return 1
+"""
+
+
+def join_running(services: Services, generation: int) -> str | None:
+    """The running (or queued) rebuild, now bound to reflect `generation`; None if there is none."""
+    found = services.redis.eval(_JOIN, 2, services.keys.current_rebuild, services.keys.rebuild_wanted, generation)
+    if found is None:
+        return None
+    return found.decode() if isinstance(found, bytes) else str(found)
+
+
+def start_rebuild(services: Services, *, reason: str, enqueue: Callable[[str], None], generation: int = 0) -> str:
+    """Queue a rebuild that reflects at least registry `generation`, or join the one running."""
     r, keys = services.redis, services.keys
-    current = r.get(keys.current_rebuild)
-    if current is not None:
-        job_id = current.decode() if isinstance(current, bytes) else str(current)
-        rec = jobs.get(r, keys, job_id)
-        if jobs.is_active(rec) and (rec or {}).get("state") == jobs.QUEUED:
+    for _ in range(10):
+        running = join_running(services, generation)
+        if running is not None:
+            rec = jobs.get(r, keys, running)
+            if jobs.is_active(rec):
+                return running
+            r.delete(keys.current_rebuild)  # a job that died without cleaning up
+            continue
+        job_id = jobs.create(r, keys, "reindex", reason)
+        if r.set(keys.current_rebuild, job_id, nx=True):
+            r.set(keys.rebuild_wanted, generation)
+            enqueue(job_id)
             return job_id
-        if jobs.is_active(rec):
-            # Running: it might already have read the registry. A follow-up round is ensured by
-            # its generation check, so point the caller at it.
-            return job_id
-    job_id = jobs.create(r, keys, "reindex", reason)
-    r.set(keys.current_rebuild, job_id)
-    enqueue(job_id)
-    return job_id
+        jobs.update(r, keys, job_id, state=jobs.SUCCEEDED, detail="merged into a rebuild started at the same time")
+    raise RebuildError("could not start or join a rebuild")
 
 
 def run_rebuild(services: Services, job_id: str) -> None:
@@ -71,18 +97,13 @@ def run_rebuild(services: Services, job_id: str) -> None:
     if not r.set(keys.rebuild_lock, job_id, nx=True, px=LOCK_TTL_MS):
         holder = r.get(keys.rebuild_lock)
         if holder is None or (holder.decode() if isinstance(holder, bytes) else holder) != job_id:
-            # Another rebuild holds the lock; it will pick up any registry change when done.
-            jobs.update(
-                r,
-                keys,
-                job_id,
-                state=jobs.SUCCEEDED,
-                finishedAt=int(time.time() * 1000),
-                detail="merged into the rebuild already running",
-            )
+            jobs.update(r, keys, job_id, state=jobs.FAILED, finishedAt=int(time.time() * 1000),
+                        error="another rebuild holds the lock; start again when it has finished")
             return
     jobs.update(r, keys, job_id, state=jobs.RUNNING, startedAt=int(time.time() * 1000), phase="starting")
     gate = RebuildGate(r, keys, job_id)
+    finish = r.register_script(_FINISH)
+    new_index: str | None = None
     try:
         rounds = 0
         while True:
@@ -91,23 +112,22 @@ def run_rebuild(services: Services, job_id: str) -> None:
             live = live_index(services.engine, services.names) or ensure_index(
                 services.engine, services.settings, services.names
             )
-            new_index = _rebuild_once(services, job_id, gate, live, registry.schemas)
-            latest = schema_registry.load(services.engine, services.names)
-            if latest.generation == registry.generation:
+            if rounds == 1 or live.schemas.fingerprint() != registry.schemas.fingerprint():
+                new_index = _rebuild_once(services, job_id, gate, live, registry.schemas)
+            else:
+                # Only docs or defaults changed since the last round: no copy needed.
+                set_live_schemas(services.engine, live, registry.schemas)
+                new_index = live.name
+            if finish(keys=[keys.current_rebuild, keys.rebuild_wanted], args=[job_id, registry.generation]):
                 break
-            if latest.schemas.fingerprint() == registry.schemas.fingerprint():
-                new_live = live_index(services.engine, services.names)
-                if new_live is not None:
-                    set_live_schemas(services.engine, new_live, latest.schemas)
-                break
-            log.info("search schemas changed during the rebuild: building again")
+            log.info("search schemas changed during the rebuild: another round")
         jobs.update(
             r,
             keys,
             job_id,
             state=jobs.SUCCEEDED,
             phase="done",
-            index=new_index,
+            index=new_index or "",
             rounds=rounds,
             finishedAt=int(time.time() * 1000),
         )
@@ -123,13 +143,12 @@ def run_rebuild(services: Services, job_id: str) -> None:
             error=f"{type(exc).__name__}: {exc}"[:2000],
             finishedAt=int(time.time() * 1000),
         )
+        if r.get(keys.current_rebuild) in (job_id, job_id.encode()):
+            r.delete(keys.current_rebuild, keys.rebuild_wanted)
         raise
     finally:
         if r.get(keys.rebuild_lock) in (job_id, job_id.encode()):
             r.delete(keys.rebuild_lock)
-        current = r.get(keys.current_rebuild)
-        if current in (job_id, job_id.encode()):
-            r.delete(keys.current_rebuild)
 
 
 def _rebuild_once(services: Services, job_id: str, gate: RebuildGate, live: LiveIndex, schemas: SchemaSet) -> str:

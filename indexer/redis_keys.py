@@ -50,6 +50,11 @@ class RedisKeys:
     def current_rebuild(self) -> str:
         return f"{self.prefix}rebuild:current"
 
+    @property
+    def rebuild_wanted(self) -> str:
+        """The newest registry generation a caller asked the current rebuild to reflect."""
+        return f"{self.prefix}rebuild:wanted"
+
     group: str = "indexer"
 
     def all_patterns(self) -> list[str]:

@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from indexer import jobs
+from indexer import jobs, schema_registry
 from indexer.rebuild import start_rebuild
 from search_api.auth import OperatorDep
 from search_api.errors import ApiError
@@ -24,7 +24,9 @@ router = APIRouter(prefix="/v1/jobs", tags=["operator"], dependencies=[OperatorD
     "with events that arrive meanwhile, then swaps the alias atomically. Answers with the job id.",
 )
 def reindex(request: Request, services: ServicesDep) -> JSONResponse:
-    job_id = start_rebuild(services, reason="requested by hand", enqueue=request.app.state.job_queue.enqueue_rebuild)
+    generation = schema_registry.load(services.engine, services.names).generation
+    enqueue = request.app.state.job_queue.enqueue_rebuild
+    job_id = start_rebuild(services, reason="requested by hand", enqueue=enqueue, generation=generation)
     return JSONResponse({"id": job_id}, status_code=202)
 
 

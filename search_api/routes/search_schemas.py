@@ -11,9 +11,9 @@ from typing import Any, Literal
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from indexer import jobs, schema_registry
+from indexer import schema_registry
 from indexer.index_admin import live_index, set_live_schemas
-from indexer.rebuild import start_rebuild
+from indexer.rebuild import join_running, start_rebuild
 from schemas.search_schema import SchemaType, SearchSchema
 from search_api.auth import OperatorDep
 from search_api.errors import ApiError
@@ -29,24 +29,18 @@ class SchemaBody(BaseModel):
     doc: str | None = None
 
 
-def _job_queue(request: Request) -> Any:
-    return request.app.state.job_queue
-
-
 def apply_change(services: Services, request: Request, reason: str) -> dict[str, Any] | None:
-    """Bring the live index in line with the registry: metadata only, or a rebuild job."""
+    """Bring the live index in line with the registry: a metadata update, or a rebuild job."""
     registry = schema_registry.load(services.engine, services.names)
     live = live_index(services.engine, services.names)
-    current = services.redis.get(services.keys.current_rebuild)
-    running = current is not None and jobs.is_active(
-        jobs.get(services.redis, services.keys, current.decode() if isinstance(current, bytes) else str(current))
-    )
-    if live is not None and not running and registry.schemas.fingerprint() == live.schemas.fingerprint():
+    if live is not None and registry.schemas.fingerprint() == live.schemas.fingerprint():
+        # Docs and defaults only: in effect now. A rebuild in progress also carries them over.
         set_live_schemas(services.engine, live, registry.schemas)
         services.live.invalidate()
-        return None
-    job_id = start_rebuild(services, reason=reason, enqueue=_job_queue(request).enqueue_rebuild)
-    return {"id": job_id}
+        running = join_running(services, registry.generation)
+        return {"id": running} if running else None
+    enqueue = request.app.state.job_queue.enqueue_rebuild
+    return {"id": start_rebuild(services, reason=reason, enqueue=enqueue, generation=registry.generation)}
 
 
 def _validated(scope: str, key: str, body: SchemaBody) -> SearchSchema:
