@@ -59,17 +59,25 @@ def _index_meta(engine: OpenSearch, index: str) -> dict[str, Any]:
     return meta
 
 
-def live_index(engine: OpenSearch, names: IndexNames) -> LiveIndex | None:
+def live_index_name(engine: OpenSearch, names: IndexNames) -> str | None:
     try:
         found = engine.indices.get_alias(name=names.alias)
     except NotFoundError:
         return None
-    for index in sorted(found):
-        version = names.version_of(index)
-        if version is not None:
-            meta = _index_meta(engine, index)
-            return LiveIndex(index, version, SchemaSet.from_json(meta.get("schemas", [])), meta.get("layout"))
-    return None
+    return next((index for index in sorted(found) if names.version_of(index) is not None), None)
+
+
+def index_view(engine: OpenSearch, names: IndexNames, index: str) -> LiveIndex:
+    meta = _index_meta(engine, index)
+    version = names.version_of(index)
+    if version is None:
+        raise ValueError(f"{index} is not a versioned index of {names.prefix}")
+    return LiveIndex(index, version, SchemaSet.from_json(meta.get("schemas", [])), meta.get("layout"))
+
+
+def live_index(engine: OpenSearch, names: IndexNames) -> LiveIndex | None:
+    index = live_index_name(engine, names)
+    return None if index is None else index_view(engine, names, index)
 
 
 class LiveIndexCache:

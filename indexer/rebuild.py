@@ -97,8 +97,14 @@ def run_rebuild(services: Services, job_id: str) -> None:
     if not r.set(keys.rebuild_lock, job_id, nx=True, px=LOCK_TTL_MS):
         holder = r.get(keys.rebuild_lock)
         if holder is None or (holder.decode() if isinstance(holder, bytes) else holder) != job_id:
-            jobs.update(r, keys, job_id, state=jobs.FAILED, finishedAt=int(time.time() * 1000),
-                        error="another rebuild holds the lock; start again when it has finished")
+            jobs.update(
+                r,
+                keys,
+                job_id,
+                state=jobs.FAILED,
+                finishedAt=int(time.time() * 1000),
+                error="another rebuild holds the lock; start again when it has finished",
+            )
             return
     jobs.update(r, keys, job_id, state=jobs.RUNNING, startedAt=int(time.time() * 1000), phase="starting")
     gate = RebuildGate(r, keys, job_id)

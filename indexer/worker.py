@@ -29,7 +29,7 @@ from opensearchpy.exceptions import ConnectionError as EngineConnectionError
 from opensearchpy.exceptions import ConnectionTimeout, TransportError
 
 from indexer import dead_letters, stats
-from indexer.index_admin import live_index
+from indexer.index_admin import index_view, live_index_name
 from indexer.rebuild_gate import WorkerGate
 from indexer.redis_keys import RedisKeys
 from infra.settings import Settings
@@ -100,6 +100,9 @@ class Worker:
         self._ack = self.redis.register_script(ACK_LUA)
         self._last_claim = 0.0
         self.gate = WorkerGate(self.redis, self.keys, self.consumer)
+        # An index's field types never change after creation (only docs/defaults in `_meta`,
+        # which writing ignores), so its schemas are fetched once.
+        self._schemas: dict[str, SchemaSet] = {}
 
     def ensure_group(self) -> None:
         try:
@@ -224,12 +227,14 @@ class Worker:
     def _target(self) -> tuple[str, SchemaSet]:
         """The index the alias points at now, with the schemas its mapping was built from."""
         try:
-            live = live_index(self.engine, self.names)
+            index = live_index_name(self.engine, self.names)
+            if index is None:
+                raise TransientEngineError(f"alias {self.names.alias} does not exist")
+            if index not in self._schemas:
+                self._schemas[index] = index_view(self.engine, self.names, index).schemas
         except TransportError as exc:
             raise TransientEngineError(f"cannot resolve {self.names.alias}: {exc}") from exc
-        if live is None:
-            raise TransientEngineError(f"alias {self.names.alias} does not exist")
-        return live.name, live.schemas
+        return index, self._schemas[index]
 
     def _write(
         self, groups: dict[str, list[ChangeEvent]], report: BatchReport, index: str, schemas: SchemaSet
