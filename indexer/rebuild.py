@@ -28,6 +28,7 @@ from indexer.context import Services
 from indexer.index_admin import LiveIndex, create_index, ensure_index, live_index, set_live_schemas, swap_aliases
 from indexer.rebuild_gate import RebuildGate
 from indexer.worker import fetch_sources
+from schemas.availability import utc_today
 from schemas.index_layout import F
 from schemas.listing_doc import build_document
 from schemas.search_schema import SchemaSet
@@ -238,9 +239,10 @@ def _copy_dirty(services: Services, gate: RebuildGate, source: str, target: str,
 def _write(services: Services, target: str, schemas: SchemaSet, docs: list[tuple[str, dict[str, Any], int]]) -> None:
     """Copies carry the source's version with external_gte: a newer copy of the same listing wins."""
     lines: list[bytes] = []
+    today = utc_today()
     for lid, src, version in docs:
         meta = {"index": {"_id": lid, "version": version, "version_type": "external_gte"}}
-        lines.append(orjson.dumps(meta) + b"\n" + orjson.dumps(build_document(lid, src, schemas)) + b"\n")
+        lines.append(orjson.dumps(meta) + b"\n" + orjson.dumps(build_document(lid, src, schemas, today)) + b"\n")
     if not lines:
         return
     resp = services.engine.bulk(body=b"".join(lines), index=target)

@@ -33,6 +33,7 @@ from indexer.index_admin import index_view, live_index_name
 from indexer.rebuild_gate import WorkerGate
 from indexer.redis_keys import RedisKeys
 from infra.settings import Settings
+from schemas.availability import utc_today
 from schemas.events import ChangeEvent
 from schemas.index_layout import F, IndexNames
 from schemas.listing_doc import build_document, merge
@@ -252,7 +253,7 @@ class Worker:
                     new_src, changed = merge(src, evs)
                     if not changed:
                         continue
-                    doc = build_document(lid, new_src, schemas)
+                    doc = build_document(lid, new_src, schemas, utc_today())
                     ops.append((lid, index_op(lid, doc, version)))
                 except Exception as exc:  # a bug must cost one listing's events, not the stream
                     log.exception("cannot build document for listing %s", lid)

@@ -15,6 +15,7 @@ same as "some run of the smallest stored level >= N".
 from __future__ import annotations
 
 import bisect
+import functools
 import itertools
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -39,6 +40,10 @@ def from_minutes(value: int) -> datetime:
 
 def parse_minutes(iso: str) -> int:
     return to_minutes(datetime.fromisoformat(iso.replace("Z", "+00:00")))
+
+
+def utc_today() -> date:
+    return datetime.now(UTC).date()
 
 
 def day_start(day: date) -> int:
@@ -70,29 +75,103 @@ def _hhmm(value: str) -> int:
     return int(hours) * 60 + int(minutes)
 
 
-def _day_plan_base(plan: dict[str, Any], h0: int, h1: int) -> list[Segment]:
+def _day_pattern(plan: dict[str, Any]) -> list[int]:
     seats = dict.fromkeys(DAYS, 0)
     for entry in plan.get("entries", []):
         seats[entry["dayOfWeek"]] = max(seats[entry["dayOfWeek"]], entry["seats"])
-    out = []
-    for start in range(h0, h1, MINUTES_PER_DAY):
-        weekday = DAYS[from_minutes(start).weekday()]
-        out.append(Segment(start, start + MINUTES_PER_DAY, seats[weekday]))
+    return [seats[d] for d in DAYS]
+
+
+def day_counts(
+    plan: dict[str, Any], exceptions: list[tuple[int, int, int]], bookings: list[tuple[int, int, int]], h0: int, h1: int
+) -> list[int]:
+    """Free seats per UTC day of [h0, h1): the smallest count at any instant of the day.
+
+    A day that an exception or booking covers whole is settled by arithmetic; only the few
+    days with a boundary inside them are computed piece by piece.
+    """
+    pattern = _day_pattern(plan)
+    first_weekday = from_minutes(h0).weekday()
+    ndays = (h1 - h0) // MINUTES_PER_DAY
+    override: list[int | None] = [None] * ndays
+    taken = [0] * ndays
+    split: set[int] = set()
+    for intervals, is_booking in ((exceptions, False), (bookings, True)):
+        for s, e, n in intervals:
+            s, e = max(s, h0), min(e, h1)
+            if s >= e:
+                continue
+            first, last = (s - h0) // MINUTES_PER_DAY, -(-(e - h0) // MINUTES_PER_DAY)
+            if (s - h0) % MINUTES_PER_DAY:
+                split.add(first)
+            if (e - h0) % MINUTES_PER_DAY:
+                split.add(last - 1)
+            for day in range(first, last):
+                if is_booking:
+                    taken[day] += n
+                else:
+                    current = override[day]
+                    override[day] = n if current is None else min(current, n)
+    counts = []
+    for day in range(ndays):
+        base = pattern[(first_weekday + day) % 7]
+        replaced = override[day]
+        seats = base if replaced is None else replaced
+        counts.append(max(seats - taken[day], 0))
+    for day in split:
+        start = h0 + day * MINUTES_PER_DAY
+        end = start + MINUTES_PER_DAY
+        inside = [(s, e, n) for s, e, n in exceptions + bookings if s < end and e > start]
+        cuts = sorted({start, end, *(x for s, e, _ in inside for x in (s, e) if start < x < end)})
+        base = pattern[(first_weekday + day) % 7]
+        counts[day] = min(_free(base, exceptions, bookings, a, b) for a, b in itertools.pairwise(cuts))
+    return counts
+
+
+def _free(
+    plan_seats: int, exceptions: list[tuple[int, int, int]], bookings: list[tuple[int, int, int]], a: int, b: int
+) -> int:
+    """Free seats on [a, b), an interval no exception or booking boundary falls inside."""
+    overriding = [n for s, e, n in exceptions if s <= a and e >= b]
+    seats = min(overriding) if overriding else plan_seats
+    seats -= sum(n for s, e, n in bookings if s <= a and e >= b)
+    return max(seats, 0)
+
+
+def runs_from_days(counts: list[int], h0: int) -> list[Run]:
+    out: list[Run] = []
+    for level in sorted({c for c in counts if c > 0}):
+        start = None
+        for i, count in enumerate([*counts, 0]):
+            if count >= level and start is None:
+                start = i
+            elif count < level and start is not None:
+                out.append(Run(level, h0 + start * MINUTES_PER_DAY, h0 + i * MINUTES_PER_DAY))
+                start = None
     return out
 
 
-def _time_plan_base(plan: dict[str, Any], h0: int, h1: int) -> list[Segment]:
-    """Opening intervals in the plan's timezone, converted to UTC day by local day.
+def _time_plan_base(plan: dict[str, Any], h0: int, h1: int) -> tuple[Segment, ...]:
+    entries = tuple((e["dayOfWeek"], e["startTime"], e["endTime"], e["seats"]) for e in plan.get("entries", []))
+    return _time_plan_base_cached(plan["timezone"], entries, h0, h1)
+
+
+@functools.lru_cache(maxsize=2048)
+def _time_plan_base_cached(
+    timezone: str, entries: tuple[tuple[str, str, str, int], ...], h0: int, h1: int
+) -> tuple[Segment, ...]:
+    """Opening intervals in the plan's timezone, converted to UTC day by local day (cached:
+    many listings share a plan, and the horizon only moves once a day).
 
     A local time that does not exist (spring forward) maps to the instant of the transition;
     an ambiguous one (fall back) to its first occurrence, so an interval covers every UTC
     instant whose local time falls inside it.
     """
-    tz = ZoneInfo(plan["timezone"])
+    tz = ZoneInfo(timezone)
     by_day: dict[str, list[tuple[int, int, int]]] = {d: [] for d in DAYS}
-    for entry in plan.get("entries", []):
-        end = _hhmm(entry["endTime"]) or MINUTES_PER_DAY  # 00:00 = end of day
-        by_day[entry["dayOfWeek"]].append((_hhmm(entry["startTime"]), end, entry["seats"]))
+    for day_of_week, start_time, end_time, seats_ in entries:
+        end = _hhmm(end_time) or MINUTES_PER_DAY  # 00:00 = end of day
+        by_day[day_of_week].append((_hhmm(start_time), end, seats_))
     first = from_minutes(h0).astimezone(tz).date() - timedelta(days=1)
     last = from_minutes(h1).astimezone(tz).date() + timedelta(days=1)
     opened: list[Segment] = []
@@ -108,7 +187,7 @@ def _time_plan_base(plan: dict[str, Any], h0: int, h1: int) -> list[Segment]:
             if s < e:
                 opened.append(Segment(s, e, seats))
         day += timedelta(days=1)
-    return _flatten(opened, h0, h1, combine=max)
+    return tuple(_flatten(opened, h0, h1, combine=max))
 
 
 def _flatten(parts: list[Segment], h0: int, h1: int, *, combine: Any) -> list[Segment]:
@@ -143,49 +222,18 @@ def timeline(
     """
     if plan is None:
         return None
-    base = _day_plan_base(plan, h0, h1) if plan["type"] == "availability-plan/day" else _time_plan_base(plan, h0, h1)
+    base = _time_plan_base(plan, h0, h1)
     exc = [(max(s, h0), min(e, h1), n) for s, e, n in exceptions if s < h1 and e > h0]
     book = [(max(s, h0), min(e, h1), n) for s, e, n in bookings if s < h1 and e > h0]
     bounds = sorted({*(seg.start for seg in base), h1, *(x for s, e, _ in exc + book for x in (s, e))})
     starts = [seg.start for seg in base]
     out: list[Segment] = []
     for a, b in itertools.pairwise(bounds):
-        seats = base[bisect.bisect_right(starts, a) - 1].seats
-        overriding = [n for s, e, n in exc if s <= a and e >= b]
-        if overriding:
-            seats = min(overriding)
-        seats -= sum(n for s, e, n in book if s <= a and e >= b)
-        seats = max(seats, 0)
+        seats = _free(base[bisect.bisect_right(starts, a) - 1].seats, exc, book, a, b)
         if out and out[-1].seats == seats and out[-1].end == a:
             out[-1] = Segment(out[-1].start, b, seats)
         else:
             out.append(Segment(a, b, seats))
-    return out
-
-
-def whole_days(segments: list[Segment]) -> list[Segment]:
-    """Day plans count whole UTC days: a day's seats are the smallest seat count within it."""
-    out: list[Segment] = []
-    i = 0
-    if not segments:
-        return out
-    day = segments[0].start - segments[0].start % MINUTES_PER_DAY
-    end = segments[-1].end
-    while day < end:
-        nxt = day + MINUTES_PER_DAY
-        low = None
-        while i < len(segments) and segments[i].start < nxt:
-            if segments[i].end > day:
-                low = segments[i].seats if low is None else min(low, segments[i].seats)
-            if segments[i].end > nxt:
-                break
-            i += 1
-        seats = low if low is not None else 0
-        if out and out[-1].seats == seats:
-            out[-1] = Segment(out[-1].start, nxt, seats)
-        else:
-            out.append(Segment(day, nxt, seats))
-        day = nxt
     return out
 
 
@@ -222,21 +270,30 @@ def active_intervals(component: dict[str, Any] | None, *, bookings: bool = False
     return out
 
 
+def plan_runs(
+    plan: dict[str, Any] | None,
+    exceptions: list[tuple[int, int, int]],
+    bookings: list[tuple[int, int, int]],
+    h0: int,
+    h1: int,
+) -> list[Run] | None:
+    """The runs to index for a plan over [h0, h1); None without a plan."""
+    if plan is None:
+        return None
+    if plan["type"] == "availability-plan/day":
+        return runs_from_days(day_counts(plan, exceptions, bookings, h0, h1), h0)
+    segments = timeline(plan, exceptions, bookings, h0, h1)
+    return runs(segments) if segments is not None else None
+
+
 def listing_runs(plan: dict[str, Any] | None, src: dict[str, Any], today: date) -> list[Run] | None:
     """Runs for a document source, or None when the listing has no plan."""
-    h0, h1 = horizon(today)
-    segs = timeline(
-        plan,
-        active_intervals(src.get("availabilityException")),
-        active_intervals(src.get("booking"), bookings=True),
-        h0,
-        h1,
-    )
-    if segs is None:
+    if plan is None:
         return None
-    if plan is not None and plan["type"] == "availability-plan/day":
-        segs = whole_days(segs)
-    return runs(segs)
+    h0, h1 = horizon(today)
+    exceptions = active_intervals(src.get("availabilityException"))
+    bookings = active_intervals(src.get("booking"), bookings=True)
+    return plan_runs(plan, exceptions, bookings, h0, h1)
 
 
 MODES: Final = ("day-full", "day-partial", "time-full", "time-partial")

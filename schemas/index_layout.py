@@ -11,7 +11,7 @@ from typing import Any, Final
 from schemas.search_schema import SCOPE_FIELD, SchemaSet
 
 # Bump when the mapping changes in a way that needs a rebuild of existing indices.
-LAYOUT_VERSION: Final = 1
+LAYOUT_VERSION: Final = 2
 
 
 class F:
@@ -32,6 +32,19 @@ class F:
     METADATA: Final = "meta"
     # Schema paths (`public/guests`) whose value had the wrong type in this listing.
     SKIPPED: Final = "skipped"
+    # "day" | "time": which availability modes can match.
+    PLAN_TYPE: Final = "planType"
+    # Nested runs {k, start, end, len}: maximal intervals with >= k free seats (schemas.availability).
+    AVAILABILITY: Final = "avail"
+    # The day the availability horizon starts; the daily roll refreshes documents older than today.
+    HORIZON_FROM: Final = "availFrom"
+    # Sub-fields of each run.
+    RUN_LEVEL: Final = "k"
+    RUN_START: Final = "start"
+    RUN_END: Final = "end"
+    RUN_LENGTH: Final = "len"
+    # Available stock; absent when the listing has no stock defined.
+    STOCK: Final = "stock"
     # Everything needed to rebuild or render the listing; stored, never indexed.
     SOURCE: Final = "src"
     PREFIX_SUBFIELD: Final = "prefix"
@@ -101,6 +114,18 @@ def mappings(schemas: SchemaSet) -> dict[str, Any]:
             F.PUBLIC_DATA: {"type": "object", "dynamic": False, "properties": scoped[F.PUBLIC_DATA]},
             F.METADATA: {"type": "object", "dynamic": False, "properties": scoped[F.METADATA]},
             F.SKIPPED: {"type": "keyword"},
+            F.PLAN_TYPE: {"type": "keyword"},
+            F.AVAILABILITY: {
+                "type": "nested",
+                "properties": {
+                    F.RUN_LEVEL: {"type": "integer"},
+                    F.RUN_START: {"type": "date", "format": "epoch_millis"},
+                    F.RUN_END: {"type": "date", "format": "epoch_millis"},
+                    F.RUN_LENGTH: {"type": "long"},  # minutes
+                },
+            },
+            F.HORIZON_FROM: {"type": "date", "format": "strict_date"},
+            F.STOCK: {"type": "long"},
             F.SOURCE: {"type": "object", "enabled": False},
         },
     }

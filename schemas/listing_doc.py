@@ -10,11 +10,14 @@ sequenceId order, because each component keeps only its newest event.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import date
 from typing import Any
 
+from schemas.availability import PLAN_TYPES, listing_runs
 from schemas.events import ChangeEvent
 from schemas.index_layout import F
 from schemas.search_schema import SchemaSet, extract_values
+from schemas.stock import SNAPSHOT, available_stock
 
 LISTING = "listing"
 
@@ -52,6 +55,12 @@ def merge(src: dict[str, Any] | None, events: Iterable[ChangeEvent]) -> tuple[di
             if current is None or current["seq"] < ev.seq:
                 out[LISTING] = entry
                 changed = True
+            stock = (ev.resource or {}).get("currentStock")
+            snapshot = out.get(SNAPSHOT)
+            if stock is not None and (snapshot is None or snapshot["seq"] < ev.seq):
+                # Its own component: a listing event without currentStock keeps the last snapshot.
+                out[SNAPSHOT] = {"seq": ev.seq, "data": {"quantity": stock}}
+                changed = True
             continue
         bucket = dict(out.get(ev.family) or {})
         current = bucket.get(ev.resource_id)
@@ -68,16 +77,19 @@ def source_seq(src: dict[str, Any]) -> int:
     for key, value in src.items():
         if value is None:
             continue
-        seqs = [value["seq"]] if key == LISTING else [c["seq"] for c in value.values()]
+        seqs = [value["seq"]] if key in (LISTING, SNAPSHOT) else [c["seq"] for c in value.values()]
         best = max([best, *seqs])
     return best
 
 
-def build_document(listing_id: str, src: dict[str, Any], schemas: SchemaSet) -> dict[str, Any]:
-    """The indexed fields, derived only from `src` and the index's schemas (so a rebuild can
-    recompute them from the index itself)."""
+def build_document(listing_id: str, src: dict[str, Any], schemas: SchemaSet, today: date) -> dict[str, Any]:
+    """The indexed fields, derived only from `src`, the index's schemas and the day (whose
+    availability horizon starts today), so a rebuild or the daily roll can recompute them."""
     listing = (src.get(LISTING) or {}).get("data")
     doc: dict[str, Any] = {F.ID: listing_id, F.SEQ: source_seq(src), F.SOURCE: src}
+    stock = available_stock(src)
+    if stock is not None:
+        doc[F.STOCK] = stock
     if listing is None:
         # Events for a listing we have not seen yet, or a deleted one: kept, never visible.
         doc[F.STATE] = None
@@ -96,6 +108,20 @@ def build_document(listing_id: str, src: dict[str, Any], schemas: SchemaSet) -> 
     geo = listing["geolocation"]
     if geo is not None:
         doc[F.GEO] = {"lat": geo["lat"], "lon": geo["lng"]}
+    plan = listing["availabilityPlan"]
+    found = listing_runs(plan, src, today)
+    if plan is not None and found is not None:
+        doc[F.PLAN_TYPE] = next(kind for kind, name in PLAN_TYPES.items() if name == plan["type"])
+        doc[F.AVAILABILITY] = [
+            {
+                F.RUN_LEVEL: r.level,
+                F.RUN_START: r.start * 60_000,
+                F.RUN_END: r.end * 60_000,
+                F.RUN_LENGTH: r.end - r.start,
+            }
+            for r in found
+        ]
+        doc[F.HORIZON_FROM] = today.isoformat()
     if len(schemas):
         values, skipped = extract_values(schemas, listing)
         doc[F.PUBLIC_DATA] = values["pub"]

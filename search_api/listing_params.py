@@ -8,8 +8,10 @@ Flex SDK parameters that do not change which listings match (`include`, `fields.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
+from schemas.availability import MODES, AvailabilityQuery, horizon, to_minutes, utc_today
 from schemas.index_layout import MAX_RESULT_WINDOW
 from schemas.listing_doc import PUBLIC_ATTRIBUTES
 from schemas.search_schema import SchemaSet, SearchSchema
@@ -55,6 +57,48 @@ QUERY_PARAMS: Final = (
         f"Comma-separated listing UUIDs, at most {MAX_IDS}. Only published listings are returned.",
     ),
     ParamSpec("authorId", {"type": "string", "format": "uuid"}, "Only listings of this author (user UUID)."),
+    ParamSpec(
+        "origin",
+        {"type": "string"},
+        "`lat,lng`. Does not filter: sorts nearest first. With `keywords`, distance orders and relevance "
+        "breaks ties; an explicit `sort` wins over both and distance then breaks its ties. Listings "
+        "without a location come last.",
+        "42.65,-73.75",
+    ),
+    ParamSpec(
+        "bounds",
+        {"type": "string"},
+        "`neLat,neLng,swLat,swLng`: only listings inside the box. A box whose west edge (swLng) is "
+        "east of its east edge (neLng) crosses the antimeridian.",
+        "42.7,-73.7,42.6,-73.8",
+    ),
+    ParamSpec(
+        "start",
+        {"type": "string", "format": "date-time"},
+        "Availability window start (ISO-8601 with offset, or a date = 00:00 UTC). Needs `end`. The "
+        "window is at most 90 days and inside today .. today + 365 days (UTC).",
+        "2027-01-10T00:00:00Z",
+    ),
+    ParamSpec("end", {"type": "string", "format": "date-time"}, "Availability window end, after `start`."),
+    ParamSpec(
+        "availability",
+        {"type": "string", "enum": list(MODES), "default": "day-full"},
+        "`day-full`: free seats on every day of the window (day plans; whole UTC days). `time-full`: at "
+        "every instant (time plans). `day-partial` / `time-partial`: some stretch of at least "
+        "`minDuration` days / minutes inside the window. Listings without a plan never match dates.",
+    ),
+    ParamSpec("seats", {"type": "integer", "minimum": 1, "default": 1}, "Seats that must be free (with dates)."),
+    ParamSpec(
+        "minDuration",
+        {"type": "integer", "minimum": 0, "default": 0},
+        "Partial modes: days (day-partial) or minutes (time-partial); 0 = any stretch (one day / minute).",
+    ),
+    ParamSpec("minStock", {"type": "integer", "minimum": 0}, "Only listings with at least this much stock."),
+    ParamSpec(
+        "stockMode",
+        {"type": "string", "enum": ["strict", "match-undefined"], "default": "strict"},
+        "With `minStock`: `match-undefined` also returns listings that have no stock defined.",
+    ),
     ParamSpec(
         "sort",
         {"type": "string"},
@@ -119,6 +163,27 @@ class SortKey:
     schema: SearchSchema | None = None
 
 
+MAX_WINDOW_DAYS: Final = 90
+
+
+@dataclass(frozen=True)
+class GeoPoint:
+    lat: float
+    lng: float
+
+
+@dataclass(frozen=True)
+class GeoBox:
+    ne: GeoPoint
+    sw: GeoPoint
+
+
+@dataclass(frozen=True)
+class StockFilter:
+    min_stock: int
+    match_undefined: bool
+
+
 @dataclass(frozen=True)
 class ExtendedFilter:
     """One `pub_<key>`/`meta_<key>` filter. `mode`: any (enum, has_any), all (has_all), bool, range."""
@@ -141,6 +206,10 @@ class ListingQuery:
     fields: tuple[str, ...] | None = None
     extended: tuple[ExtendedFilter, ...] = ()
     text_schemas: tuple[SearchSchema, ...] = ()
+    origin: GeoPoint | None = None
+    bounds: GeoBox | None = None
+    availability: AvailabilityQuery | None = None
+    stock: StockFilter | None = None
 
     @property
     def pagination_limit(self) -> int:
@@ -239,6 +308,99 @@ def _fields(raw: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(names))
 
 
+def _floats(name: str, raw: str, count: int) -> list[float]:
+    parts = raw.split(",")
+    if len(parts) != count:
+        raise invalid_param(name, f"expected {count} comma-separated numbers")
+    out = []
+    for part in parts:
+        try:
+            value = float(part.strip())
+        except ValueError:
+            raise invalid_param(name, f"{part.strip()!r} is not a number") from None
+        if value != value or value in (float("inf"), float("-inf")):
+            raise invalid_param(name, "coordinates must be finite numbers")
+        out.append(value)
+    return out
+
+
+def _point(name: str, lat: float, lng: float) -> GeoPoint:
+    if not -90 <= lat <= 90:
+        raise invalid_param(name, f"latitude {lat} is outside -90..90")
+    if not -180 <= lng <= 180:
+        raise invalid_param(name, f"longitude {lng} is outside -180..180")
+    return GeoPoint(lat, lng)
+
+
+def _origin(raw: str) -> GeoPoint:
+    lat, lng = _floats("origin", raw, 2)
+    return _point("origin", lat, lng)
+
+
+def _bounds(raw: str) -> GeoBox:
+    ne_lat, ne_lng, sw_lat, sw_lng = _floats("bounds", raw, 4)
+    box = GeoBox(_point("bounds", ne_lat, ne_lng), _point("bounds", sw_lat, sw_lng))
+    if ne_lat < sw_lat:
+        raise invalid_param("bounds", "the north-east latitude is south of the south-west one")
+    return box
+
+
+def _instant(name: str, raw: str) -> datetime:
+    text = raw.strip()
+    try:
+        if len(text) == 10:
+            value = datetime.fromisoformat(text).replace(tzinfo=UTC)
+        else:
+            value = datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith("Z") else text)
+    except ValueError:
+        raise invalid_param(name, f"{text!r} is not an ISO-8601 timestamp") from None
+    if value.tzinfo is None:
+        raise invalid_param(name, "give a timezone offset (or Z)")
+    return value.astimezone(UTC)
+
+
+def _availability(values: dict[str, str]) -> AvailabilityQuery | None:
+    given = [n for n in ("start", "end", "availability", "seats", "minDuration") if n in values]
+    if not given:
+        return None
+    for name in ("start", "end"):
+        if name not in values:
+            raise invalid_param(name, "required with " + ", ".join(n for n in given if n != name))
+    start, end = _instant("start", values["start"]), _instant("end", values["end"])
+    if end <= start:
+        raise invalid_param("end", "must be after start")
+    if end - start > timedelta(days=MAX_WINDOW_DAYS):
+        raise invalid_param("end", f"the window is at most {MAX_WINDOW_DAYS} days")
+    h0, h1 = horizon(utc_today())
+    if to_minutes(start) < h0:
+        raise invalid_param("start", "must not be before today (00:00 UTC)")
+    if to_minutes(end) > h1:
+        raise invalid_param("end", "must not be later than today + 365 days")
+    mode = values.get("availability", "day-full").strip()
+    if mode not in MODES:
+        raise invalid_param("availability", f"one of {', '.join(MODES)}")
+    seats = _int("seats", values["seats"], minimum=1, maximum=10_000) if "seats" in values else 1
+    if "minDuration" in values and not mode.endswith("partial"):
+        raise invalid_param("minDuration", "only with availability=day-partial or time-partial")
+    duration = _int("minDuration", values["minDuration"], minimum=0, maximum=10**7) if "minDuration" in values else 0
+    minutes = duration * 1440 if mode.startswith("day") else duration
+    q = AvailabilityQuery(mode, to_minutes(start), to_minutes(end), seats, minutes)
+    if q.partial and q.window[1] - q.window[0] < q.needed:
+        raise invalid_param("minDuration", "longer than the start..end window")
+    return q
+
+
+def _stock(values: dict[str, str]) -> StockFilter | None:
+    if "minStock" not in values:
+        if "stockMode" in values:
+            raise invalid_param("stockMode", "only with minStock")
+        return None
+    mode = values.get("stockMode", "strict").strip()
+    if mode not in ("strict", "match-undefined"):
+        raise invalid_param("stockMode", "strict or match-undefined")
+    return StockFilter(_int("minStock", values["minStock"], minimum=0), mode == "match-undefined")
+
+
 def _extended(schema: SearchSchema, raw: str) -> ExtendedFilter:
     name = schema.param
     text = raw.strip()
@@ -306,6 +468,10 @@ def parse_listing_query(items: list[tuple[str, str]], schemas: SchemaSet | None 
         fields=_fields(values["fields.listing"]) if "fields.listing" in values else None,
         extended=tuple(extended),
         text_schemas=tuple(schemas.of_type("text")),
+        origin=_origin(values["origin"]) if "origin" in values else None,
+        bounds=_bounds(values["bounds"]) if "bounds" in values else None,
+        availability=_availability(values),
+        stock=_stock(values),
     )
 
 

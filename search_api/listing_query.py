@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from schemas.availability import AvailabilityQuery
 from schemas.index_layout import F, public_filter
-from search_api.listing_params import ExtendedFilter, ListingQuery, RangeFilter, SortKey
+from search_api.listing_params import ExtendedFilter, GeoBox, ListingQuery, RangeFilter, SortKey, StockFilter
 
 # Title weighs more than description (contract §4); whole words more than word prefixes.
 KEYWORD_FIELDS = (f"{F.TITLE}^3", f"{F.DESCRIPTION}^1")
@@ -88,7 +89,64 @@ def filters(q: ListingQuery) -> list[dict[str, Any]]:
     if q.author_id is not None:
         out.append({"term": {F.AUTHOR: q.author_id}})
     out.extend(extended_clause(f) for f in q.extended)
+    if q.bounds is not None:
+        out.append(bounds_clause(q.bounds))
+    if q.availability is not None:
+        out.extend(availability_clauses(q.availability))
+    if q.stock is not None:
+        out.append(stock_clause(q.stock))
     return out
+
+
+def bounds_clause(box: GeoBox) -> dict[str, Any]:
+    # OpenSearch reads a box whose left edge is east of its right edge as crossing the antimeridian.
+    return {
+        "geo_bounding_box": {
+            F.GEO: {
+                "top_left": {"lat": box.ne.lat, "lon": box.sw.lng},
+                "bottom_right": {"lat": box.sw.lat, "lon": box.ne.lng},
+            }
+        }
+    }
+
+
+def availability_clauses(q: AvailabilityQuery) -> list[dict[str, Any]]:
+    """One nested run must satisfy the mode (see schemas.availability for why this is exact)."""
+    ws, we = q.window
+    run = F.AVAILABILITY
+
+    def at_least(field: str, minutes: int) -> dict[str, Any]:
+        return {"range": {f"{run}.{field}": {"gte": minutes * 60_000}}}
+
+    def at_most(field: str, minutes: int) -> dict[str, Any]:
+        return {"range": {f"{run}.{field}": {"lte": minutes * 60_000}}}
+
+    conditions: list[dict[str, Any]] = [{"range": {f"{run}.{F.RUN_LEVEL}": {"gte": q.seats}}}]
+    if q.partial:
+        d = q.needed
+        conditions += [
+            {"range": {f"{run}.{F.RUN_LENGTH}": {"gte": d}}},
+            at_least(F.RUN_END, ws + d),
+            at_most(F.RUN_START, we - d),
+        ]
+    else:
+        conditions += [at_most(F.RUN_START, ws), at_least(F.RUN_END, we)]
+    return [
+        {"term": {F.PLAN_TYPE: q.plan_kind}},
+        {"nested": {"path": run, "query": {"bool": {"filter": conditions}}}},
+    ]
+
+
+def stock_clause(f: StockFilter) -> dict[str, Any]:
+    enough = {"range": {F.STOCK: {"gte": f.min_stock}}}
+    if not f.match_undefined:
+        return enough
+    return {
+        "bool": {
+            "should": [enough, {"bool": {"must_not": [{"exists": {"field": F.STOCK}}]}}],
+            "minimum_should_match": 1,
+        }
+    }
 
 
 def _sort_entry(key: SortKey) -> dict[str, Any]:
@@ -100,12 +158,15 @@ def _sort_entry(key: SortKey) -> dict[str, Any]:
 
 
 def sort_clause(q: ListingQuery) -> list[Any]:
-    out: list[Any] = []
-    out.extend(_sort_entry(key) for key in q.sort)
+    """Explicit sort > distance from origin > relevance (keywords) > newest; then id for a total order."""
+    out: list[Any] = [_sort_entry(key) for key in q.sort]
+    if q.origin is not None:
+        out.append({"_geo_distance": {F.GEO: {"lat": q.origin.lat, "lon": q.origin.lng}, "order": "asc", "unit": "m"}})
     if not q.sort:
         if q.keywords:
             out.append({"_score": {"order": "desc"}})
-        out.append({F.CREATED_AT: {"order": "desc", "missing": "_last"}})
+        if q.origin is None:
+            out.append({F.CREATED_AT: {"order": "desc", "missing": "_last"}})
     # A total order, so pages never overlap or skip a listing.
     out.append({F.ID: {"order": "asc"}})
     return out

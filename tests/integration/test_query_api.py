@@ -182,7 +182,19 @@ BAD_PARAMS: list[tuple[dict[str, str], str]] = [
     ({"pub_color": "red"}, "pub_color"),
     ({"meta_rating": "5"}, "meta_rating"),
     ({"colour": "red"}, "colour"),
-    ({"origin": "1,2"}, "origin"),
+    ({"origin": "91,2"}, "origin"),
+    ({"origin": "1"}, "origin"),
+    ({"bounds": "1,2,3,4"}, "bounds"),
+    ({"bounds": "1,2,0,x"}, "bounds"),
+    ({"bounds": "1,200,0,0"}, "bounds"),
+    ({"start": "2027-01-01"}, "end"),
+    ({"seats": "2"}, "start"),
+    ({"start": "2020-01-01", "end": "2020-01-02"}, "start"),
+    ({"start": "tomorrow", "end": "2020-01-02"}, "start"),
+    ({"minStock": "-1"}, "minStock"),
+    ({"stockMode": "strict"}, "stockMode"),
+    ({"minStock": "1", "stockMode": "lenient"}, "stockMode"),
+    ({"facets": "price"}, "facets"),
     ({"keywords": "x" * 300}, "keywords"),
 ]
 
@@ -230,7 +242,25 @@ def test_openapi_describes_every_parameter(catalog: tuple[Service, dict[str, str
     spec = svc.public.get("/openapi.json").json()
     params = spec["paths"]["/v1/api/listings/query"]["get"]["parameters"]
     names = {p["name"] for p in params}
-    assert names == {"keywords", "price", "ids", "authorId", "sort", "page", "perPage", "fields.listing"}
+    assert names == {
+        "keywords",
+        "price",
+        "ids",
+        "authorId",
+        "sort",
+        "page",
+        "perPage",
+        "fields.listing",
+        "origin",
+        "bounds",
+        "start",
+        "end",
+        "availability",
+        "seats",
+        "minDuration",
+        "minStock",
+        "stockMode",
+    }
     assert all(p["description"] for p in params)
     assert {p["name"] for p in spec["paths"]["/v1/api/listings/show"]["get"]["parameters"]} == {"id", "fields.listing"}
     assert svc.public.get("/docs").status_code == 200

@@ -11,12 +11,13 @@ from hypothesis import strategies as st
 
 from schemas.availability import (
     AvailabilityQuery,
+    day_counts,
     day_start,
     horizon,
+    plan_runs,
     run_matches,
-    runs,
+    runs_from_days,
     timeline,
-    whole_days,
 )
 from tests.availability_oracle import DAYS, matches
 
@@ -113,17 +114,14 @@ def time_case(draw: st.DrawFn) -> dict[str, Any]:
 
 
 def via_runs(case: dict[str, Any]) -> bool:
-    segments = timeline(case["plan"], case["exceptions"], case["bookings"], H0, H1)
-    assert segments is not None
-    if case["plan"]["type"] == "availability-plan/day":
-        segments = whole_days(segments)
-        if not case["mode"].startswith("day"):
-            return False
-    elif case["mode"].startswith("day"):
+    """What the index answers: plan type must fit the mode, then one run must match."""
+    found = plan_runs(case["plan"], case["exceptions"], case["bookings"], H0, H1)
+    assert found is not None
+    if (case["plan"]["type"] == "availability-plan/day") != case["mode"].startswith("day"):
         return False
     minutes = case["min_duration"] * (1440 if case["mode"].startswith("day") else 1)
     q = AvailabilityQuery(case["mode"], case["start"], case["end"], case["seats"], minutes)
-    return any(run_matches(r, q) for r in runs(segments))
+    return any(run_matches(r, q) for r in found)
 
 
 @settings(max_examples=400, deadline=None)
@@ -165,19 +163,17 @@ def test_hand_checked_day_example() -> None:
         "type": "availability-plan/day",
         "entries": [{"dayOfWeek": d, "seats": 2} for d in ("mon", "tue", "wed", "thu", "fri")],
     }
-    segments = timeline(
-        plan, [(monday + 1440 + 600, monday + 1440 + 720, 0)], [(monday + 2 * 1440, monday + 4 * 1440, 1)], H0, H1
-    )
-    assert segments is not None
-    days = whole_days(segments)
-    week = {s.start: s.seats for s in days if monday <= s.start < monday + 7 * 1440}
+    exceptions = [(monday + 1440 + 600, monday + 1440 + 720, 0)]
+    bookings = [(monday + 2 * 1440, monday + 4 * 1440, 1)]
+    counts = day_counts(plan, exceptions, bookings, H0, H1)
+    first = (monday - H0) // 1440
     # Mon 2 | Tue 0 (the exception touches it) | Wed, Thu 1 | Fri 2 | weekend 0
-    counts = []
-    for d in range(7):
-        seg = next(s for s in days if s.start <= monday + d * 1440 < s.end)
-        counts.append(seg.seats)
-    assert counts == [2, 0, 1, 1, 2, 0, 0], (counts, week)
-    found = {(r.level, r.start - monday, r.end - monday) for r in runs(days) if monday <= r.start < monday + 7 * 1440}
+    assert counts[first : first + 7] == [2, 0, 1, 1, 2, 0, 0]
+    found = {
+        (r.level, r.start - monday, r.end - monday)
+        for r in runs_from_days(counts, H0)
+        if monday <= r.start < monday + 7 * 1440
+    }
     assert (2, 0, 1440) in found and (1, 2 * 1440, 5 * 1440) in found and (2, 4 * 1440, 5 * 1440) in found
 
 
@@ -206,17 +202,8 @@ def test_no_plan_means_no_timeline() -> None:
 
 def test_runs_are_maximal_and_nested() -> None:
     base = H0
-    segs = whole_days(
-        timeline(
-            {"type": "availability-plan/day", "entries": [{"dayOfWeek": d, "seats": 3} for d in DAYS]},
-            [(base + 1440, base + 2880, 1)],
-            [],
-            H0,
-            H1,
-        )
-        or []
-    )
-    found = runs(segs)
+    plan = {"type": "availability-plan/day", "entries": [{"dayOfWeek": d, "seats": 3} for d in DAYS]}
+    found = plan_runs(plan, [(base + 1440, base + 2880, 1)], [], H0, H1) or []
     assert [(r.level, r.start - base, r.end - base) for r in found if r.level == 1] == [(1, 0, H1 - base)]
     assert [(r.level, r.start - base) for r in found if r.level == 3] == [(3, 0), (3, 2880)]
     assert timedelta(minutes=found[-1].end - found[-1].start).days == 363

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -11,6 +13,7 @@ from schemas.listing_doc import build_document, merge, public_resource, source_s
 from schemas.search_schema import SchemaSet
 
 LID = "7a3b1c6e-9a2f-4e8b-8f3d-2f5c9e1a0b4d"
+TODAY = date(2026, 11, 22)
 
 
 def listing(seq: int, state: str = "published", title: str = "t", deleted: bool = False) -> ChangeEvent:
@@ -32,7 +35,7 @@ def listing(seq: int, state: str = "published", title: str = "t", deleted: bool 
 
 
 def component(seq: int, family: str, rid: str, delete: bool = False) -> ChangeEvent:
-    res = None if delete else {"start": "a", "end": "b", "seats": seq % 3}
+    res = None if delete else {"start": "2026-12-01T00:00:00.000Z", "end": "2026-12-03T00:00:00.000Z", "seats": seq % 3}
     return ChangeEvent(seq, f"{family}/{'deleted' if delete else 'created'}", LID, rid, res, f"e{seq}")
 
 
@@ -79,7 +82,7 @@ def test_any_order_with_duplicates_converges(events: list[ChangeEvent], rnd: obj
         src, _ = merge(src, messy[i : i + size])
         i += size
     assert src == in_order(events)
-    assert build_document(LID, src, SchemaSet()) == build_document(LID, in_order(events), SchemaSet())
+    assert build_document(LID, src, SchemaSet(), TODAY) == build_document(LID, in_order(events), SchemaSet(), TODAY)
 
 
 def test_stale_event_reports_no_change() -> None:
@@ -91,7 +94,7 @@ def test_stale_event_reports_no_change() -> None:
 
 def test_document_fields_and_version() -> None:
     src, _ = merge(None, [listing(7, title="Hello"), component(9, "booking", "b1")])
-    doc = build_document(LID, src, SchemaSet())
+    doc = build_document(LID, src, SchemaSet(), TODAY)
     assert doc[F.SEQ] == source_seq(src) == 9
     assert doc[F.STATE] == "published" and doc[F.DELETED] is False and doc[F.TITLE] == "Hello"
     assert doc[F.PRICE] == 7
@@ -99,7 +102,7 @@ def test_document_fields_and_version() -> None:
 
 def test_events_before_the_listing_make_an_invisible_document() -> None:
     src, _ = merge(None, [component(3, "availabilityException", "x")])
-    doc = build_document(LID, src, SchemaSet())
+    doc = build_document(LID, src, SchemaSet(), TODAY)
     assert doc[F.STATE] is None and doc[F.DELETED] is False
 
 
