@@ -1,0 +1,212 @@
+"""Geo order and boxes against brute force; stock from out-of-order events against in-order replay."""
+
+from __future__ import annotations
+
+import itertools
+import math
+import random
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tests.support import Service, listing_event, new_id, running_service
+
+
+def haversine(lat1: float, lng1: float, lat2: float, lng2: float) -> float:
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    dp, dl = p2 - p1, math.radians(lng2 - lng1)
+    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 2 * 6371008.8 * math.asin(math.sqrt(a))
+
+
+def in_box(lat: float, lng: float, ne_lat: float, ne_lng: float, sw_lat: float, sw_lng: float) -> bool:
+    if not sw_lat <= lat <= ne_lat:
+        return False
+    return sw_lng <= lng <= ne_lng if sw_lng <= ne_lng else (lng >= sw_lng or lng <= ne_lng)
+
+
+@pytest.fixture(scope="module")
+def places(engine_url: str, redis_url: str) -> Iterator[tuple[Service, dict[str, tuple[float, float]]]]:
+    rng = random.Random(9)
+    points: dict[str, tuple[float, float]] = {}
+    events = []
+    clusters = [(42.65, -73.75, 0.3), (-17.0, 179.5, 2.0), (-15.0, -179.0, 2.0), (60.17, 24.94, 1.0), (0, 0, 40)]
+    for i in range(120):
+        lat0, lng0, spread = rng.choice(clusters)
+        lat = max(-89.9, min(89.9, lat0 + rng.uniform(-spread, spread)))
+        lng = lng0 + rng.uniform(-spread, spread)
+        lng = (lng + 180) % 360 - 180
+        lid = new_id()
+        points[lid] = (lat, lng)
+        ev = listing_event(i + 1, lid, event_type="listing/created", title=f"Place {i}")
+        ev["attributes"]["resource"]["attributes"]["geolocation"] = {"lat": lat, "lng": lng}
+        events.append(ev)
+    nowhere = new_id()
+    ev = listing_event(500, nowhere, event_type="listing/created", title="Nowhere")
+    ev["attributes"]["resource"]["attributes"]["geolocation"] = None
+    events.append(ev)
+    with running_service(engine_url, redis_url) as svc:
+        svc.send(events)
+        svc.wait_searchable()
+        yield svc, points
+
+
+def all_ids(svc: Service, **params: Any) -> list[str]:
+    out: list[str] = []
+    for page in itertools.count(1):
+        body = svc.query(perPage=50, page=page, **params)
+        out += [d["id"] for d in body["data"]]
+        if page >= body["meta"]["totalPages"]:
+            return out
+
+
+@pytest.mark.parametrize("origin", [(42.6, -73.7), (-16.0, -179.9), (0.0, 0.0), (60.0, 25.0), (-89.0, 10.0)])
+def test_distance_order_is_haversine_order(
+    places: tuple[Service, dict[str, tuple[float, float]]], origin: tuple[float, float]
+) -> None:
+    svc, points = places
+    got = all_ids(svc, origin=f"{origin[0]},{origin[1]}")
+    assert len(got) == len(points) + 1
+    assert got[:-1] == sorted(points, key=lambda lid: haversine(*origin, *points[lid]))
+    assert got[-1] not in points  # no location: last
+
+
+def test_origin_with_keywords_and_explicit_sort(places: tuple[Service, dict[str, tuple[float, float]]]) -> None:
+    svc, points = places
+    near = all_ids(svc, origin="42.6,-73.7", keywords="place")
+    assert near == sorted(near, key=lambda lid: haversine(42.6, -73.7, *points[lid]))
+    # An explicit sort wins; distance only breaks its ties (all these share one createdAt).
+    newest = all_ids(svc, origin="42.6,-73.7", sort="createdAt")
+    assert newest[:-1] == sorted(points, key=lambda lid: haversine(42.6, -73.7, *points[lid]))
+    by_price = all_ids(svc, origin="42.6,-73.7", sort="price")
+    assert by_price[:-1] == sorted(points, key=lambda lid: haversine(42.6, -73.7, *points[lid]))
+
+
+@pytest.mark.parametrize(
+    "box",
+    [
+        (43.0, -73.5, 42.3, -74.1),
+        (0.0, -175.0, -30.0, 175.0),  # crosses the antimeridian
+        (10.0, -178.0, -20.0, 178.5),  # crosses it too
+        (90.0, 180.0, -90.0, -180.0),  # the whole world
+        (61.0, 26.0, 59.0, 23.0),
+        (1.0, 1.0, 0.5, 0.5),
+    ],
+)
+def test_bounds_match_brute_force(
+    places: tuple[Service, dict[str, tuple[float, float]]], box: tuple[float, float, float, float]
+) -> None:
+    svc, points = places
+    got = set(all_ids(svc, bounds=",".join(map(str, box))))
+    assert got == {lid for lid, (lat, lng) in points.items() if in_box(lat, lng, *box)}
+
+
+def stock_event(
+    seq: int,
+    family: str,
+    listing_id: str,
+    quantity: int,
+    *,
+    state: str | None = None,
+    resource_id: str | None = None,
+    event: str = "created",
+) -> dict[str, Any]:
+    rid = resource_id or str(uuid.uuid4())
+    attrs: dict[str, Any] = {"quantity": quantity}
+    if state is not None:
+        attrs["state"] = state
+    return {
+        "id": str(uuid.uuid4()),
+        "type": "event",
+        "attributes": {
+            "sequenceId": seq,
+            "eventType": f"{family}/{event}",
+            "resourceId": rid,
+            "resourceType": family,
+            "resource": {
+                "id": rid,
+                "type": family,
+                "attributes": attrs,
+                "relationships": {"listing": {"data": {"id": listing_id, "type": "listing"}}},
+            },
+        },
+    }
+
+
+def replay_stock(events: list[dict[str, Any]]) -> dict[str, int | None]:
+    """In-order replay of the contract's stock rules."""
+    total: dict[str, int | None] = {}
+    held: dict[str, dict[str, int]] = {}
+    for ev in sorted(events, key=lambda e: e["attributes"]["sequenceId"]):
+        a = ev["attributes"]
+        res = a["resource"]
+        if a["eventType"].startswith("listing/"):
+            total.setdefault(a["resourceId"], None)
+            snapshot = (res["relationships"].get("currentStock") or {}).get("quantity")
+            if snapshot is not None:
+                total[a["resourceId"]] = snapshot
+            continue
+        lid = res["relationships"]["listing"]["data"]["id"]
+        if a["eventType"] == "stockAdjustment/created":
+            total[lid] = (total.get(lid) or 0) + res["attributes"]["quantity"]
+        else:
+            holding = res["attributes"]["state"] in ("pending", "accepted")
+            held.setdefault(lid, {})[a["resourceId"]] = res["attributes"]["quantity"] if holding else 0
+    return {lid: None if t is None else t - sum(held.get(lid, {}).values()) for lid, t in total.items()}
+
+
+def test_stock_from_out_of_order_events(engine_url: str, redis_url: str) -> None:
+    rng = random.Random(4)
+    events: list[dict[str, Any]] = []
+    seq = 0
+    listings = [new_id() for _ in range(25)]
+    for i, lid in enumerate(listings):
+        seq += 1
+        ev = listing_event(seq, lid, event_type="listing/created")
+        if i % 3 == 0:
+            ev["attributes"]["resource"]["relationships"]["currentStock"] = {"quantity": rng.randint(0, 10)}
+        events.append(ev)
+    for _ in range(150):
+        seq += 1
+        lid = rng.choice(listings[:20])  # the last five never get stock: undefined
+        roll = rng.random()
+        if roll < 0.6:
+            events.append(stock_event(seq, "stockAdjustment", lid, rng.randint(-3, 6)))
+        elif roll < 0.85:
+            rid = str(uuid.uuid4())
+            events.append(
+                stock_event(seq, "stockReservation", lid, rng.randint(1, 2), state="pending", resource_id=rid)
+            )
+            seq += 1
+            final = rng.choice(["accepted", "declined", "cancelled", "pending"])
+            events.append(
+                stock_event(
+                    seq,
+                    "stockReservation",
+                    lid,
+                    events[-1]["attributes"]["resource"]["attributes"]["quantity"],
+                    state=final,
+                    resource_id=rid,
+                    event="updated",
+                )
+            )
+        else:
+            snap = listing_event(seq, lid)
+            snap["attributes"]["resource"]["relationships"]["currentStock"] = {"quantity": rng.randint(0, 10)}
+            events.append(snap)
+    expected = replay_stock(events)
+    shuffled = events + events[:20]
+    rng.shuffle(shuffled)
+    with running_service(engine_url, redis_url) as svc:
+        for i in range(0, len(shuffled), 37):
+            svc.send(shuffled[i : i + 37])
+        svc.wait_searchable()
+        for n in (0, 1, 3, 5, 8):
+            want = {lid for lid, s in expected.items() if s is not None and s >= n}
+            assert set(svc.ids(minStock=n)) == want, n
+            undefined = {lid for lid, s in expected.items() if s is None}
+            assert set(svc.ids(minStock=n, stockMode="match-undefined")) == want | undefined
+            assert set(svc.ids(minStock=n, stockMode="strict")) == want
+        assert undefined == {lid for i, lid in enumerate(listings) if i >= 20 and i % 3}
