@@ -11,12 +11,15 @@ from collections.abc import Callable
 from functools import cache
 
 from celery import Celery
+from celery.schedules import crontab
 
 from indexer.context import Services
+from indexer.horizon import roll_horizon
 from indexer.rebuild import run_rebuild
 from infra.settings import Settings
 
 REBUILD_TASK = "listing_search.rebuild"
+ROLL_HORIZON_TASK = "listing_search.roll_horizon"
 
 ServicesFor = Callable[[str, str], Services]
 
@@ -33,6 +36,15 @@ def make_celery(settings: Settings, *, broker_prefix: str | None = None) -> Cele
         worker_prefetch_multiplier=1,
         worker_hijack_root_logger=False,
         task_default_queue="listing-search-jobs",
+        # The availability horizon moves at 00:00 UTC; roll it a few minutes after (`jobs --beat`).
+        beat_schedule={
+            "roll-horizon": {
+                "task": ROLL_HORIZON_TASK,
+                "schedule": crontab(minute=5, hour=0),
+                "args": [settings.index_prefix, settings.redis_prefix],
+            }
+        },
+        timezone="UTC",
     )
     return app
 
@@ -54,6 +66,10 @@ def register_tasks(app: Celery, services: ServicesFor) -> None:
     def rebuild(job_id: str, index_prefix: str, redis_prefix: str) -> None:
         run_rebuild(services(index_prefix, redis_prefix), job_id)
 
+    @app.task(name=ROLL_HORIZON_TASK, shared=False)  # type: ignore[untyped-decorator]
+    def roll(index_prefix: str, redis_prefix: str) -> int:
+        return roll_horizon(services(index_prefix, redis_prefix))
+
 
 class JobQueue:
     """The producer side: what the API uses to start jobs for its deployment."""
@@ -66,8 +82,8 @@ class JobQueue:
         self.app.send_task(REBUILD_TASK, args=[job_id, self.settings.index_prefix, self.settings.redis_prefix])
 
 
-def job_worker_argv(concurrency: int = 1) -> list[str]:
-    return [
+def job_worker_argv(concurrency: int = 1, *, beat: bool = False) -> list[str]:
+    argv = [
         "worker",
         "--pool=threads",
         f"--concurrency={concurrency}",
@@ -76,6 +92,9 @@ def job_worker_argv(concurrency: int = 1) -> list[str]:
         "--without-mingle",
         "--without-heartbeat",
     ]
+    # Embedded beat: run exactly one `jobs --beat` per deployment, or the roll is queued twice
+    # (harmless, the refresh is idempotent, but wasted work).
+    return [*argv, "--beat", "--schedule=/tmp/listing-search-beat-schedule"] if beat else argv
 
 
-__all__ = ["REBUILD_TASK", "JobQueue", "make_celery", "register_tasks", "services_for"]
+__all__ = ["REBUILD_TASK", "ROLL_HORIZON_TASK", "JobQueue", "make_celery", "register_tasks", "services_for"]

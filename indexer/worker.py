@@ -18,7 +18,7 @@ import socket
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -45,11 +45,12 @@ log = logging.getLogger(__name__)
 MAX_BULK_BYTES = 10 * 1024 * 1024
 MAX_CONFLICT_ROUNDS = 5
 
-# Acknowledge, delete and count settled entries, and raise lastSequenceId, atomically.
+# Acknowledge, delete and count settled entries (less refresh markers), and raise lastSequenceId,
+# atomically.
 ACK_LUA = """
-local n = redis.call('XACK', KEYS[1], ARGV[1], unpack(ARGV, 3))
-redis.call('XDEL', KEYS[1], unpack(ARGV, 3))
-redis.call('HINCRBY', KEYS[2], 'applied', n)
+local n = redis.call('XACK', KEYS[1], ARGV[1], unpack(ARGV, 4))
+redis.call('XDEL', KEYS[1], unpack(ARGV, 4))
+redis.call('HINCRBY', KEYS[2], 'applied', math.max(n - tonumber(ARGV[3]), 0))
 if ARGV[2] ~= '' then
   local cur = redis.call('HGET', KEYS[2], 'last_seq')
   if cur == false or tonumber(ARGV[2]) > tonumber(cur) then
@@ -59,6 +60,8 @@ end
 return n
 """
 ACK_CHUNK = 1000
+# A stream entry with this field (value: a listing id) asks for the document to be recomputed.
+REFRESH_FIELD = b"r"
 
 
 class TransientEngineError(RuntimeError):
@@ -74,6 +77,7 @@ class BatchReport:
     documents_written: int = 0
     dead_lettered: int = 0
     max_seq: int | None = None
+    refreshes: int = 0
     dead: list[tuple[object, str]] = field(default_factory=list)
 
 
@@ -207,7 +211,12 @@ class Worker:
     def process(self, entries: list[Entry]) -> BatchReport:
         report = BatchReport(entries=len(entries))
         groups: dict[str, list[ChangeEvent]] = defaultdict(list)
+        refresh: set[str] = set()
         for entry_id, fields in entries:
+            if REFRESH_FIELD in fields:
+                # Recompute this listing's document (the daily horizon roll); no event behind it.
+                refresh.add(fields[REFRESH_FIELD].decode())
+                continue
             raw = fields.get(b"e", b"")
             try:
                 ev = ChangeEvent.from_json(raw)
@@ -216,9 +225,12 @@ class Worker:
                 continue
             groups[ev.listing_id].append(ev)
             report.max_seq = ev.seq if report.max_seq is None else max(report.max_seq, ev.seq)
+        for lid in refresh:
+            groups.setdefault(lid, [])
+        report.refreshes = sum(1 for _, fields in entries if REFRESH_FIELD in fields)
         if groups:
             index, schemas = self._target()
-            dead = self._write(groups, report, index, schemas)
+            dead = self._write(groups, report, index, schemas, refresh)
             for evs in dead.values():
                 report.dead.extend((_event_for_dead_letter(ev), reason) for ev, reason in evs)
             self.gate.written(lid for lid in groups if lid not in dead)
@@ -238,7 +250,12 @@ class Worker:
         return index, self._schemas[index]
 
     def _write(
-        self, groups: dict[str, list[ChangeEvent]], report: BatchReport, index: str, schemas: SchemaSet
+        self,
+        groups: dict[str, list[ChangeEvent]],
+        report: BatchReport,
+        index: str,
+        schemas: SchemaSet,
+        refresh: Collection[str] = (),
     ) -> dict[str, list[tuple[ChangeEvent, str]]]:
         dead: dict[str, list[tuple[ChangeEvent, str]]] = {}
         pending = {lid: sorted(evs, key=lambda e: e.seq) for lid, evs in groups.items()}
@@ -249,9 +266,11 @@ class Worker:
             ops: list[tuple[str, bytes]] = []
             for lid, evs in pending.items():
                 src, version = current.get(lid, (None, None))
+                if src is None and not evs:
+                    continue  # a refresh for a listing that is gone
                 try:
                     new_src, changed = merge(src, evs)
-                    if not changed:
+                    if not changed and lid not in refresh:
                         continue
                     doc = build_document(lid, new_src, schemas, utc_today())
                     ops.append((lid, index_op(lid, doc, version)))
@@ -305,7 +324,10 @@ class Worker:
         max_seq = "" if report.max_seq is None else str(report.max_seq)
         for start in range(0, len(ids), ACK_CHUNK):
             chunk = ids[start : start + ACK_CHUNK]
-            self._ack(keys=[self.keys.events, self.keys.stats], args=[self.keys.group, max_seq, *chunk], client=pipe)
+            markers = sum(1 for entry_id, fields in entries[start : start + ACK_CHUNK] if REFRESH_FIELD in fields)
+            self._ack(
+                keys=[self.keys.events, self.keys.stats], args=[self.keys.group, max_seq, markers, *chunk], client=pipe
+            )
         pipe.execute()
 
 

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from infra.settings import Settings
 
 if TYPE_CHECKING:
+    from indexer.context import Services
     from listing_search.operator_client import OperatorClient
 
 log = logging.getLogger("listing_search")
@@ -88,6 +89,7 @@ def cmd_dev(args: argparse.Namespace) -> int:
 
     if not args.no_demo:
         threading.Thread(target=load_demo, name="demo-import", daemon=True).start()
+    threading.Thread(target=_roll_daily, args=(services,), name="horizon-roll", daemon=True).start()
 
     token = settings.operator_secret()
     base = f"http://{args.host}:{args.port}"
@@ -109,6 +111,24 @@ def cmd_dev(args: argparse.Namespace) -> int:
             engine.close()  # type: ignore[attr-defined]
         local_redis.close()
     return 0
+
+
+def _roll_daily(services: Services) -> None:
+    """dev has no Celery beat: check once a minute whether the UTC day changed."""
+    import time
+
+    from indexer.horizon import roll_horizon
+    from schemas.availability import utc_today
+
+    day = utc_today()
+    while True:
+        time.sleep(60)
+        if utc_today() != day:
+            day = utc_today()
+            try:
+                roll_horizon(services)
+            except Exception:
+                log.exception("horizon roll failed; it runs again tomorrow or on POST /v1/jobs/roll-horizon")
 
 
 def cmd_api(args: argparse.Namespace) -> int:
@@ -260,7 +280,7 @@ def cmd_jobs(args: argparse.Namespace) -> int:
         return 2
     app = make_celery(settings)
     register_tasks(app, services_for(settings, settings.opensearch_url))
-    app.worker_main(job_worker_argv(args.concurrency))
+    app.worker_main(job_worker_argv(args.concurrency, beat=args.beat))
     return 0
 
 
@@ -315,6 +335,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     jobs = sub.add_parser("jobs", help="run the background job worker (Celery: rebuilds)")
     jobs.add_argument("--concurrency", type=int, default=1)
+    jobs.add_argument("--beat", action="store_true", help="also schedule the daily horizon roll (one per deployment)")
     jobs.set_defaults(func=cmd_jobs)
 
     imp = sub.add_parser("import-airbnb", help="send an Inside Airbnb city folder to a running service")

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from indexer import jobs, schema_registry
+from indexer.horizon import roll_horizon
 from indexer.rebuild import start_rebuild
 from search_api.auth import OperatorDep
 from search_api.errors import ApiError
@@ -28,6 +29,17 @@ def reindex(request: Request, services: ServicesDep) -> JSONResponse:
     enqueue = request.app.state.job_queue.enqueue_rebuild
     job_id = start_rebuild(services, reason="requested by hand", enqueue=enqueue, generation=generation)
     return JSONResponse({"id": job_id}, status_code=202)
+
+
+@router.post(
+    "/roll-horizon",
+    summary="Move the availability horizon to today now",
+    description="Queues every listing whose availability was computed on an earlier day for recomputation "
+    "(the job worker does this daily at 00:05 UTC). Answers with how many were queued; `pending` in "
+    "`GET /v1/status` shows the progress.",
+)
+def roll(services: ServicesDep) -> dict[str, int]:
+    return {"queued": roll_horizon(services)}
 
 
 @router.get(
