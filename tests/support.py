@@ -61,6 +61,21 @@ class Service:
     def ids(self, **params: Any) -> list[str]:
         return [d["id"] for d in self.query(**params)["data"]]
 
+    def all_ids(self, **params: Any) -> list[str]:
+        """Every matching id, page by page (checking the pages add up to totalItems)."""
+        out: list[str] = []
+        page = 1
+        while True:
+            body = self.query(perPage=100, page=page, **params)
+            out += [d["id"] for d in body["data"]]
+            if page >= body["meta"]["totalPages"]:
+                assert len(out) == body["meta"]["totalItems"]
+                return out
+            page += 1
+
+    def id_set(self, **params: Any) -> set[str]:
+        return set(self.all_ids(**params))
+
     def set_schema(self, scope: str, key: str, type_: str, **extra: Any) -> dict[str, Any]:
         resp = self.operator.put(f"/v1/search-schemas/listing/{scope}/{key}", json={"type": type_, **extra})
         assert resp.status_code == 200, resp.text
@@ -121,6 +136,13 @@ def running_service(
         if keys:
             services.redis.delete(*keys)
         services.redis.close()
+
+
+def iso(minute: int) -> str:
+    """Epoch minutes as Flex's timestamp format."""
+    from schemas.availability import from_minutes
+
+    return from_minutes(minute).strftime("%Y-%m-%dT%H:%M:%S.000Z")
 
 
 def new_id() -> str:

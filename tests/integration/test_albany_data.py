@@ -6,7 +6,6 @@ that no public path ever shows a hidden listing or any privateData.
 
 from __future__ import annotations
 
-import itertools
 import random
 from collections.abc import Iterator
 from datetime import date
@@ -65,21 +64,11 @@ def published(listings: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
     return {lid: a for lid, a in listings.items() if a["state"] == "published" and not a["deleted"]}
 
 
-def all_ids(svc: Service, **params: Any) -> list[str]:
-    out: list[str] = []
-    for page in itertools.count(1):
-        body = svc.query(perPage=100, page=page, **params)
-        out += [d["id"] for d in body["data"]]
-        if page >= body["meta"]["totalPages"]:
-            assert len(out) == body["meta"]["totalItems"]
-            return out
-
-
 def test_everything_published_is_there(albany: tuple[Service, dict[str, dict[str, Any]], set[str]]) -> None:
     svc, listings, _ = albany
     expected = published(listings)
     assert len(expected) == 384
-    assert set(all_ids(svc)) == set(expected)
+    assert set(svc.all_ids()) == set(expected)
 
 
 def test_price_filter_matches_oracle(albany: tuple[Service, dict[str, dict[str, Any]], set[str]]) -> None:
@@ -89,25 +78,25 @@ def test_price_filter_matches_oracle(albany: tuple[Service, dict[str, dict[str, 
     rng = random.Random(7)
     for _ in range(25):
         lo, hi = sorted(rng.sample(prices, 2))
-        got = set(all_ids(svc, price=f"{lo},{hi}"))
+        got = set(svc.all_ids(price=f"{lo},{hi}"))
         assert got == {lid for lid, a in pub.items() if lo <= a["price"]["amount"] < hi}, (lo, hi)
-        assert set(all_ids(svc, price=f"{lo},")) == {lid for lid, a in pub.items() if a["price"]["amount"] >= lo}
-        assert set(all_ids(svc, price=f",{hi}")) == {lid for lid, a in pub.items() if a["price"]["amount"] < hi}
-        assert set(all_ids(svc, price=str(lo))) == {lid for lid, a in pub.items() if a["price"]["amount"] == lo}
+        assert set(svc.all_ids(price=f"{lo},")) == {lid for lid, a in pub.items() if a["price"]["amount"] >= lo}
+        assert set(svc.all_ids(price=f",{hi}")) == {lid for lid, a in pub.items() if a["price"]["amount"] < hi}
+        assert set(svc.all_ids(price=str(lo))) == {lid for lid, a in pub.items() if a["price"]["amount"] == lo}
 
 
 def test_sorts_match_oracle(albany: tuple[Service, dict[str, dict[str, Any]], set[str]]) -> None:
     svc, listings, _ = albany
     pub = published(listings)
-    by_price = all_ids(svc, sort="-price")
+    by_price = svc.all_ids(sort="-price")
     amounts = [pub[lid]["price"]["amount"] for lid in by_price]
     assert amounts == sorted(amounts)
-    assert [pub[lid]["price"]["amount"] for lid in all_ids(svc, sort="price")] == sorted(amounts, reverse=True)
-    newest = all_ids(svc)
+    assert [pub[lid]["price"]["amount"] for lid in svc.all_ids(sort="price")] == sorted(amounts, reverse=True)
+    newest = svc.all_ids()
     created = [pub[lid]["createdAt"] for lid in newest]
     assert created == sorted(created, reverse=True)
     # Pages of a multi-key sort are a partition of the whole result, in the same order.
-    paged = all_ids(svc, sort="-price,createdAt")
+    paged = svc.all_ids(sort="-price,createdAt")
     assert len(paged) == len(set(paged)) == len(pub)
 
 

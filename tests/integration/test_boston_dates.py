@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 import os
 import random
 from collections.abc import Iterator
@@ -12,19 +11,15 @@ from typing import Any
 import pytest
 
 from indexer.airbnb_import import iter_events, load_dataset
-from schemas.availability import from_minutes, horizon, parse_minutes, utc_today
+from schemas.availability import horizon, parse_minutes, utc_today
 from tests.availability_oracle import matches
-from tests.support import Service, running_service
+from tests.support import Service, iso, running_service
 
 
 def boston_dir() -> Path:
     shared = os.environ.get("LISTING_SEARCH_SHARED_DATA")
     base = Path(shared) if shared else Path(__file__).resolve().parents[3] / "shared" / "data"
     return base / "boston"
-
-
-def iso(minute: int) -> str:
-    return from_minutes(minute).strftime("%Y-%m-%dT%H:%M:%S.000Z")
 
 
 @pytest.fixture(scope="module")
@@ -51,15 +46,6 @@ def boston(engine_url: str, redis_url: str) -> Iterator[tuple[Service, dict[str,
             svc.send(events[i : i + 1000])
         svc.wait_searchable(timeout=600)
         yield svc, listings
-
-
-def all_ids(svc: Service, params: dict[str, Any]) -> set[str]:
-    out: set[str] = set()
-    for page in itertools.count(1):
-        body = svc.query(perPage=100, page=page, **params)
-        out |= {d["id"] for d in body["data"]}
-        if page >= body["meta"]["totalPages"]:
-            return out
 
 
 def test_boston_date_queries_match_the_oracle(boston: tuple[Service, dict[str, dict[str, Any]]]) -> None:
@@ -90,6 +76,6 @@ def test_boston_date_queries_match_the_oracle(boston: tuple[Service, dict[str, d
                 step=1440,
             )  # every Boston boundary is at midnight
         }
-        assert all_ids(svc, params) == want, params
+        assert set(svc.all_ids(**params)) == want, params
         sizes.append(len(want))
     assert min(sizes) < len(listings) and max(sizes) > 0

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 import math
 import random
 import uuid
@@ -53,21 +52,12 @@ def places(engine_url: str, redis_url: str) -> Iterator[tuple[Service, dict[str,
         yield svc, points
 
 
-def all_ids(svc: Service, **params: Any) -> list[str]:
-    out: list[str] = []
-    for page in itertools.count(1):
-        body = svc.query(perPage=50, page=page, **params)
-        out += [d["id"] for d in body["data"]]
-        if page >= body["meta"]["totalPages"]:
-            return out
-
-
 @pytest.mark.parametrize("origin", [(42.6, -73.7), (-16.0, -179.9), (0.0, 0.0), (60.0, 25.0), (-89.0, 10.0)])
 def test_distance_order_is_haversine_order(
     places: tuple[Service, dict[str, tuple[float, float]]], origin: tuple[float, float]
 ) -> None:
     svc, points = places
-    got = all_ids(svc, origin=f"{origin[0]},{origin[1]}")
+    got = svc.all_ids(origin=f"{origin[0]},{origin[1]}")
     assert len(got) == len(points) + 1
     assert got[:-1] == sorted(points, key=lambda lid: haversine(*origin, *points[lid]))
     assert got[-1] not in points  # no location: last
@@ -75,12 +65,12 @@ def test_distance_order_is_haversine_order(
 
 def test_origin_with_keywords_and_explicit_sort(places: tuple[Service, dict[str, tuple[float, float]]]) -> None:
     svc, points = places
-    near = all_ids(svc, origin="42.6,-73.7", keywords="place")
+    near = svc.all_ids(origin="42.6,-73.7", keywords="place")
     assert near == sorted(near, key=lambda lid: haversine(42.6, -73.7, *points[lid]))
     # An explicit sort wins; distance only breaks its ties (all these share one createdAt).
-    newest = all_ids(svc, origin="42.6,-73.7", sort="createdAt")
+    newest = svc.all_ids(origin="42.6,-73.7", sort="createdAt")
     assert newest[:-1] == sorted(points, key=lambda lid: haversine(42.6, -73.7, *points[lid]))
-    by_price = all_ids(svc, origin="42.6,-73.7", sort="price")
+    by_price = svc.all_ids(origin="42.6,-73.7", sort="price")
     assert by_price[:-1] == sorted(points, key=lambda lid: haversine(42.6, -73.7, *points[lid]))
 
 
@@ -99,7 +89,7 @@ def test_bounds_match_brute_force(
     places: tuple[Service, dict[str, tuple[float, float]]], box: tuple[float, float, float, float]
 ) -> None:
     svc, points = places
-    got = set(all_ids(svc, bounds=",".join(map(str, box))))
+    got = set(svc.all_ids(bounds=",".join(map(str, box))))
     assert got == {lid for lid, (lat, lng) in points.items() if in_box(lat, lng, *box)}
 
 

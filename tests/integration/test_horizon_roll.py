@@ -7,12 +7,8 @@ from datetime import timedelta
 import pytest
 
 import indexer.worker
-from schemas.availability import DAYS, from_minutes, horizon, utc_today
-from tests.support import Service, listing_event, new_id
-
-
-def iso(minute: int) -> str:
-    return from_minutes(minute).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+from schemas.availability import DAYS, horizon, utc_today
+from tests.support import Service, iso, listing_event, new_id
 
 
 def test_roll_moves_the_horizon_to_today(service: Service, monkeypatch: pytest.MonkeyPatch) -> None:
