@@ -36,6 +36,10 @@ class RedisKeys:
     def rebuild_lock(self) -> str:
         return f"{self.prefix}rebuild:lock"
 
+    def listing_lock(self, listing_id: str) -> str:
+        """Held by the worker that is reading, merging and writing this listing's document."""
+        return f"{self.prefix}lock:{listing_id}"
+
     def inflight(self, consumer: str) -> str:
         return f"{self.prefix}inflight:{consumer}"
 

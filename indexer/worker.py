@@ -45,8 +45,8 @@ log = logging.getLogger(__name__)
 MAX_BULK_BYTES = 10 * 1024 * 1024
 MAX_CONFLICT_ROUNDS = 5
 
-# Acknowledge, delete and count settled entries (less refresh markers), and raise lastSequenceId,
-# atomically.
+# Acknowledge, delete and count settled entries (less refresh markers and entries handed back),
+# and raise lastSequenceId, atomically.
 ACK_LUA = """
 local n = redis.call('XACK', KEYS[1], ARGV[1], unpack(ARGV, 4))
 redis.call('XDEL', KEYS[1], unpack(ARGV, 4))
@@ -60,6 +60,24 @@ end
 return n
 """
 ACK_CHUNK = 1000
+LOCK_TTL_MS = 120_000
+
+# Per-listing locks: two workers never read-merge-write the same document at once, so neither
+# can overwrite the other's merge (external versions alone cannot tell two writes of the same
+# version apart). Returns the positions of the locks taken.
+LOCK_LUA = """
+local taken = {}
+for i, key in ipairs(KEYS) do
+  if redis.call('SET', key, ARGV[1], 'NX', 'PX', ARGV[2]) then table.insert(taken, i) end
+end
+return taken
+"""
+UNLOCK_LUA = """
+for _, key in ipairs(KEYS) do
+  if redis.call('GET', key) == ARGV[1] then redis.call('DEL', key) end
+end
+return 1
+"""
 # A stream entry with this field (value: a listing id) asks for the document to be recomputed.
 REFRESH_FIELD = b"r"
 
@@ -77,8 +95,8 @@ class BatchReport:
     documents_written: int = 0
     dead_lettered: int = 0
     max_seq: int | None = None
-    refreshes: int = 0
     dead: list[tuple[object, str]] = field(default_factory=list)
+    handed_back: list[dict[bytes, bytes]] = field(default_factory=list)
 
 
 def default_consumer_name() -> str:
@@ -103,6 +121,8 @@ class Worker:
         self.keys = keys
         self.consumer = consumer or default_consumer_name()
         self._ack = self.redis.register_script(ACK_LUA)
+        self._lock = self.redis.register_script(LOCK_LUA)
+        self._unlock = self.redis.register_script(UNLOCK_LUA)
         self._last_claim = 0.0
         self.gate = WorkerGate(self.redis, self.keys, self.consumer)
         # An index's field types never change after creation (only docs/defaults in `_meta`,
@@ -210,12 +230,12 @@ class Worker:
 
     def process(self, entries: list[Entry]) -> BatchReport:
         report = BatchReport(entries=len(entries))
-        groups: dict[str, list[ChangeEvent]] = defaultdict(list)
-        refresh: set[str] = set()
+        owner: dict[bytes, str] = {}  # entry id -> listing id
+        events: dict[bytes, ChangeEvent] = {}
         for entry_id, fields in entries:
             if REFRESH_FIELD in fields:
                 # Recompute this listing's document (the daily horizon roll); no event behind it.
-                refresh.add(fields[REFRESH_FIELD].decode())
+                owner[entry_id] = fields[REFRESH_FIELD].decode()
                 continue
             raw = fields.get(b"e", b"")
             try:
@@ -223,19 +243,50 @@ class Worker:
             except (orjson.JSONDecodeError, KeyError, TypeError) as exc:
                 report.dead.append((raw.decode(errors="replace"), f"unreadable stream entry {entry_id!r}: {exc}"))
                 continue
-            groups[ev.listing_id].append(ev)
-            report.max_seq = ev.seq if report.max_seq is None else max(report.max_seq, ev.seq)
-        for lid in refresh:
-            groups.setdefault(lid, [])
-        report.refreshes = sum(1 for _, fields in entries if REFRESH_FIELD in fields)
-        if groups:
-            index, schemas = self._target()
-            dead = self._write(groups, report, index, schemas, refresh)
-            for evs in dead.values():
-                report.dead.extend((_event_for_dead_letter(ev), reason) for ev, reason in evs)
-            self.gate.written(lid for lid in groups if lid not in dead)
-        self._acknowledge(entries, report)
+            owner[entry_id] = ev.listing_id
+            events[entry_id] = ev
+        held = self._lock_listings(set(owner.values()))
+        try:
+            groups: dict[str, list[ChangeEvent]] = defaultdict(list)
+            refresh: set[str] = set()
+            for entry_id, fields in entries:
+                lid = owner.get(entry_id)
+                if lid is None:
+                    continue
+                if lid not in held:
+                    report.handed_back.append(fields)  # another worker has this listing: later
+                elif entry_id in events:
+                    ev = events[entry_id]
+                    groups[lid].append(ev)
+                    report.max_seq = ev.seq if report.max_seq is None else max(report.max_seq, ev.seq)
+                else:
+                    refresh.add(lid)
+                    groups.setdefault(lid, [])
+            if groups:
+                index, schemas = self._target()
+                dead = self._write(groups, report, index, schemas, refresh)
+                for evs in dead.values():
+                    report.dead.extend((_event_for_dead_letter(ev), reason) for ev, reason in evs)
+                self.gate.written(lid for lid in groups if lid not in dead)
+            self._acknowledge(entries, report)
+        finally:
+            self._unlock_listings(held)
         return report
+
+    def _lock_listings(self, listing_ids: set[str]) -> set[str]:
+        ordered = sorted(listing_ids)
+        taken: set[str] = set()
+        for start in range(0, len(ordered), ACK_CHUNK):
+            chunk = ordered[start : start + ACK_CHUNK]
+            found = self._lock(keys=[self.keys.listing_lock(lid) for lid in chunk], args=[self.consumer, LOCK_TTL_MS])
+            taken.update(chunk[int(i) - 1] for i in found)
+        return taken
+
+    def _unlock_listings(self, listing_ids: set[str]) -> None:
+        ordered = sorted(listing_ids)
+        for start in range(0, len(ordered), ACK_CHUNK):
+            chunk = ordered[start : start + ACK_CHUNK]
+            self._unlock(keys=[self.keys.listing_lock(lid) for lid in chunk], args=[self.consumer])
 
     def _target(self) -> tuple[str, SchemaSet]:
         """The index the alias points at now, with the schemas its mapping was built from."""
@@ -320,11 +371,20 @@ class Worker:
         pipe = self.redis.pipeline(transaction=True)
         for raw, reason in report.dead:
             dead_letters.add(pipe, self.keys, raw, reason, dead_letters.WORKER)
+        # Entries of listings another worker holds go back to the tail of the stream, in the same
+        # transaction as the acknowledgement: never lost, never twice. Order does not matter.
+        for fields in report.handed_back:
+            pipe.xadd(self.keys.events, fields)  # type: ignore[arg-type]
         report.dead_lettered = len(report.dead)
         max_seq = "" if report.max_seq is None else str(report.max_seq)
+        handed_back = {id(f) for f in report.handed_back}
         for start in range(0, len(ids), ACK_CHUNK):
             chunk = ids[start : start + ACK_CHUNK]
-            markers = sum(1 for entry_id, fields in entries[start : start + ACK_CHUNK] if REFRESH_FIELD in fields)
+            markers = sum(
+                1
+                for _, fields in entries[start : start + ACK_CHUNK]
+                if REFRESH_FIELD in fields or id(fields) in handed_back
+            )
             self._ack(
                 keys=[self.keys.events, self.keys.stats], args=[self.keys.group, max_seq, markers, *chunk], client=pipe
             )

@@ -103,10 +103,10 @@ class Service:
 
 @contextmanager
 def running_service(
-    engine_url: str, redis_url: str, *, jobs: Celery | None = None, **overrides: Any
+    engine_url: str, redis_url: str, *, jobs: Celery | None = None, workers: int = 1, **overrides: Any
 ) -> Iterator[Service]:
-    """API + stream worker, isolated by fresh prefixes; `jobs` is the session's Celery app whose
-    worker runs this service's background jobs."""
+    """API + `workers` stream workers (threads), isolated by fresh prefixes; `jobs` is the
+    session's Celery app whose worker runs this service's background jobs."""
     tag = uuid.uuid4().hex[:10]
     values: dict[str, Any] = {
         "opensearch_url": engine_url,
@@ -119,7 +119,7 @@ def running_service(
     }
     settings = Settings(**{**values, **overrides})
     services = build_services(settings, engine_url=engine_url)
-    worker = start_worker(services)
+    stream_workers = [start_worker(services, consumer=f"test-worker-{i}") for i in range(workers)]
     queue = JobQueue(jobs, settings) if jobs is not None else None
     server = serve_in_thread(create_app(services, job_queue=queue))
     public = httpx.Client(base_url=server.url, timeout=30)
@@ -130,7 +130,8 @@ def running_service(
         public.close()
         operator.close()
         server.stop()
-        worker.stop()
+        for worker in stream_workers:
+            worker.stop()
         drop_all(services.engine, services.names)
         keys = list(services.redis.scan_iter(match=f"{settings.redis_prefix}*", count=1000))
         if keys:
