@@ -60,7 +60,6 @@ end
 return n
 """
 ACK_CHUNK = 1000
-LOCK_TTL_MS = 120_000
 
 # Per-listing locks: two workers never read-merge-write the same document at once, so neither
 # can overwrite the other's merge (external versions alone cannot tell two writes of the same
@@ -278,7 +277,9 @@ class Worker:
         taken: set[str] = set()
         for start in range(0, len(ordered), ACK_CHUNK):
             chunk = ordered[start : start + ACK_CHUNK]
-            found = self._lock(keys=[self.keys.listing_lock(lid) for lid in chunk], args=[self.consumer, LOCK_TTL_MS])
+            found = self._lock(
+                keys=[self.keys.listing_lock(lid) for lid in chunk], args=[self.consumer, self.settings.lock_ttl_ms]
+            )
             taken.update(chunk[int(i) - 1] for i in found)
         return taken
 

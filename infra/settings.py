@@ -34,6 +34,9 @@ class Settings(BaseSettings):
     # An entry delivered to a worker that has not acknowledged it this long is claimed by another.
     claim_idle_ms: int = Field(default=60_000, ge=100)
     retry_max_seconds: float = Field(default=30.0, gt=0)
+    # Per-listing locks outlive a worker that dies holding them by at most this long; keep it
+    # above the engine client timeout (30 s) so a slow live worker never loses its lock.
+    lock_ttl_ms: int = Field(default=60_000, ge=100)
 
     # Rebuild: documents per copy request.
     rebuild_page_size: int = Field(default=1000, ge=1, le=10_000)

@@ -1,0 +1,151 @@
+"""Failures of the worker process and of the engine lose nothing."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from opensearchpy import helpers
+
+from tests.support import Service, listing_event, new_id, running_service
+
+
+def contents(svc: Service) -> dict[str, Any]:
+    engine, alias = svc.services.engine, svc.services.names.alias
+    return {h["_id"]: h["_source"] for h in helpers.scan(engine, index=alias, query={"query": {"match_all": {}}})}
+
+
+def worker_process(svc: Service, engine_url: str, name: str) -> subprocess.Popen[str]:
+    s = svc.services.settings
+    env = {
+        **os.environ,
+        "OPENSEARCH_URL": engine_url,
+        "REDIS_URL": s.redis_url,
+        "LISTING_SEARCH_INDEX_PREFIX": s.index_prefix,
+        "LISTING_SEARCH_REDIS_PREFIX": s.redis_prefix,
+        "LISTING_SEARCH_BATCH_SIZE": "100",
+        "LISTING_SEARCH_CLAIM_IDLE_MS": "1500",
+        "LISTING_SEARCH_LOCK_TTL_MS": "2000",
+        "LISTING_SEARCH_REPLICAS": "0",
+    }
+    script = Path(sys.executable).parent / "listing-search"
+    cmd = [str(script)] if script.exists() else [sys.executable, "-m", "listing_search"]
+    return subprocess.Popen(
+        [*cmd, "worker", "--name", name], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+    )
+
+
+def five_thousand_events() -> list[dict[str, Any]]:
+    listings = [new_id() for _ in range(1000)]
+    events = []
+    for seq in range(1, 5001):
+        lid = listings[(seq * 7919) % 1000]
+        kind = "listing/created" if seq <= 1000 else "listing/updated"
+        events.append(listing_event(seq, lid, event_type=kind, title=f"v{seq}", price=seq))
+    return events
+
+
+def test_sigkill_mid_batch_loses_nothing(engine_url: str, redis_url: str) -> None:
+    events = five_thousand_events()
+    with running_service(engine_url, redis_url, workers=0) as svc:
+        for i in range(0, len(events), 500):
+            svc.send(events[i : i + 500])
+        first = worker_process(svc, engine_url, "doomed")
+        try:
+            deadline = time.monotonic() + 120
+            while svc.status()["events"]["applied"] < 800:
+                assert first.poll() is None, first.stderr.read() if first.stderr else ""
+                assert time.monotonic() < deadline, "the worker made no progress"
+                time.sleep(0.02)
+            first.send_signal(signal.SIGKILL)
+            first.wait(10)
+        finally:
+            if first.poll() is None:
+                first.kill()
+        status = svc.status()
+        assert 0 < status["events"]["applied"] < 5000 and status["pending"] > 0
+        summary = svc.services.redis.xpending(svc.services.keys.events, svc.services.keys.group)
+        assert summary["pending"] > 0  # the killed worker's batch stays pending
+        second = worker_process(svc, engine_url, "successor")
+        try:
+            svc.wait_searchable(timeout=180)
+        finally:
+            second.send_signal(signal.SIGTERM)
+            second.wait(30)
+        status = svc.status()
+        assert status["events"]["applied"] == status["events"]["accepted"] == 5000
+        assert status["lastSequenceId"] == 5000 and status["deadLetters"] == 0
+        got = contents(svc)
+    with running_service(engine_url, redis_url) as oracle:
+        for i in range(0, len(events), 500):
+            oracle.send(events[i : i + 500])
+        oracle.wait_searchable(timeout=180)
+        want = contents(oracle)
+    assert len(got) == 1000 and got == want
+
+
+def test_engine_outage_loses_nothing_and_status_shows_the_lag(engine_url: str, redis_url: str) -> None:
+    """The worker's engine goes away for ~20 s while events keep coming in."""
+    from indexer.context import Services
+    from infra.clients import opensearch_client
+    from listing_search.runner import start_worker
+    from tests.tcp_proxy import TcpProxy
+
+    proxy = TcpProxy(engine_url)
+    events = five_thousand_events()[:1500]
+    with running_service(engine_url, redis_url, workers=0, retry_max_seconds=1.0) as svc:
+        base = svc.services
+        cut_off = Services(
+            settings=base.settings,
+            engine=opensearch_client(proxy.url, timeout=5),
+            redis=base.redis,
+            names=base.names,
+            keys=base.keys,
+        )
+        worker = start_worker(cut_off, consumer="behind-proxy")
+        try:
+            svc.send(events[:500])
+            svc.wait_searchable()
+            proxy.down()
+            started = time.monotonic()
+            lags, pendings = [], []
+            for i in range(500, 1500, 100):
+                svc.send(events[i : i + 100])
+                status = svc.status()  # the API reaches the engine directly
+                lags.append(status["ingestLagSeconds"])
+                pendings.append(status["pending"])
+                time.sleep(1.5)
+            while time.monotonic() - started < 20:
+                time.sleep(0.5)
+            status = svc.status()
+            assert status["pending"] == 1000 and status["lastSequenceId"] == 500
+            assert status["ingestLagSeconds"] >= 15  # the oldest waiting event's age
+            assert pendings == sorted(pendings) and pendings[-1] == 1000  # a growing backlog
+            proxy.up()
+            recovered = time.monotonic()
+            status = svc.wait_searchable(timeout=60)
+            print(
+                f"\nengine outage: {time.monotonic() - started:.0f}s down; caught up "
+                f"{time.monotonic() - recovered:.1f}s after it came back; lags seen {lags}"
+            )
+        finally:
+            worker.stop()
+            proxy.down()
+        assert status["events"]["applied"] == status["events"]["accepted"] == 1500
+        assert status["lastSequenceId"] == 1500 and status["deadLetters"] == 0 and status["ingestLagSeconds"] == 0
+        assert len(contents(svc)) == 1000
+        titles = {
+            d["id"]: d["attributes"]["title"]
+            for d in (
+                svc.query(ids=lid)["data"][0] for lid in {e["attributes"]["resourceId"] for e in events[1400:1410]}
+            )
+        }
+        newest: dict[str, str] = {}
+        for e in events:
+            newest[e["attributes"]["resourceId"]] = e["attributes"]["resource"]["attributes"]["title"]
+        assert all(newest[lid] == title for lid, title in titles.items())
