@@ -41,13 +41,60 @@ def count(client: redis.Redis, keys: RedisKeys) -> int:
 
 def recent(client: redis.Redis, keys: RedisKeys, limit: int = 100) -> list[dict[str, Any]]:
     rows: Any = client.xrevrange(keys.dead_letters, count=limit)
-    return [
-        {
-            "id": entry_id.decode(),
-            "reason": f[b"reason"].decode(),
-            "stage": f[b"stage"].decode(),
-            "event": orjson.loads(f[b"event"]),
-            "at": int(f[b"at"]),
-        }
-        for entry_id, f in rows
-    ]
+    return [_entry(entry_id, f) for entry_id, f in rows]
+
+
+def _entry(entry_id: bytes | str, f: dict[bytes, bytes]) -> dict[str, Any]:
+    return {
+        "id": entry_id.decode() if isinstance(entry_id, bytes) else entry_id,
+        "reason": f[b"reason"].decode(),
+        "stage": f[b"stage"].decode(),
+        "event": orjson.loads(f[b"event"]),
+        "at": int(f[b"at"]),
+    }
+
+
+def get(client: redis.Redis, keys: RedisKeys, letter_id: str) -> dict[str, Any] | None:
+    try:
+        rows: Any = client.xrange(keys.dead_letters, min=letter_id, max=letter_id)
+    except redis.ResponseError:
+        return None  # not a stream id
+    return _entry(*rows[0]) if rows else None
+
+
+def replay(client: redis.Redis, keys: RedisKeys, letter_id: str) -> tuple[bool, str]:
+    """Send a dead letter's event through again. Returns (replayed, reason it still fails).
+
+    An intake-stage letter holds the original Flex event (privateData removed), so it is
+    validated again; a worker-stage letter holds the already validated event and goes straight
+    back to the stream. The letter is removed only once its event is queued.
+    """
+    from schemas.events import ChangeEvent, Ignored, Rejected, classify
+
+    letter = get(client, keys, letter_id)
+    if letter is None:
+        raise KeyError(letter_id)
+    if letter["stage"] == WORKER:
+        try:
+            event = ChangeEvent.from_json(orjson.dumps(letter["event"]))
+        except (KeyError, TypeError, orjson.JSONDecodeError) as exc:
+            return False, f"the stored event is not a readable event: {exc}"
+    else:
+        result = classify(letter["event"])
+        if isinstance(result, Rejected):
+            return False, result.reason
+        if isinstance(result, Ignored):
+            return False, f"{result.event_type} is not an event type search uses"
+        event = result
+    pipe = client.pipeline(transaction=True)
+    pipe.xadd(keys.events, {"e": event.to_json()})
+    pipe.hincrby(keys.stats, stats.ACCEPTED, 1)
+    pipe.eval(stats.RAISE_TO_LUA, 1, keys.stats, stats.ACCEPTED_SEQ, event.seq)
+    pipe.xdel(keys.dead_letters, letter_id)
+    pipe.execute()
+    return True, ""
+
+
+def all_ids(client: redis.Redis, keys: RedisKeys) -> list[str]:
+    rows: Any = client.xrange(keys.dead_letters)
+    return [entry_id.decode() for entry_id, _ in rows]

@@ -263,6 +263,36 @@ def cmd_schema(args: argparse.Namespace) -> int:
         return 1
 
 
+def cmd_dead_letters(args: argparse.Namespace) -> int:
+    import json
+
+    from listing_search.operator_client import OperatorError
+
+    client = _operator_client(args)
+    if client is None:
+        return 2
+    try:
+        if args.action == "list":
+            listed = client.dead_letters(args.limit)
+            rows = [(d["id"], d["stage"], d["reason"][:100]) for d in listed["data"]]
+            _print_table(("id", "stage", "reason"), rows)
+            print(f"({listed['meta']['total']} in all)")
+        elif args.action == "show":
+            print(json.dumps(client.dead_letter(args.id), indent=2))
+        else:
+            result = client.replay(None if args.all else args.id)
+            if args.all:
+                print(f"replayed {result['replayed']}; still failing {len(result['stillFailing'])}")
+                for failing in result["stillFailing"]:
+                    print(f"  {failing['id']}: {failing['reason'][:200]}")
+            else:
+                print(f"replayed {args.id}")
+        return 0
+    except OperatorError as exc:
+        log.error("%s", exc)
+        return 1
+
+
 def cmd_reindex(args: argparse.Namespace) -> int:
     client = _operator_client(args)
     if client is None:
@@ -359,6 +389,20 @@ def build_parser() -> argparse.ArgumentParser:
     for p in (s_set, s_unset, s_list):
         _client_args(p)
         p.set_defaults(func=cmd_schema)
+
+    letters = sub.add_parser("dead-letters", help="events that could not be applied: list, show, replay")
+    letters_sub = letters.add_subparsers(dest="action", required=True)
+    l_list = letters_sub.add_parser("list", help="newest first")
+    l_list.add_argument("--limit", type=int, default=50)
+    l_show = letters_sub.add_parser("show", help="the reason and the original event")
+    l_show.add_argument("id")
+    l_replay = letters_sub.add_parser("replay", help="send an event through again (or --all)")
+    target = l_replay.add_mutually_exclusive_group(required=True)
+    target.add_argument("id", nargs="?")
+    target.add_argument("--all", action="store_true")
+    for p in (l_list, l_show, l_replay):
+        _client_args(p)
+        p.set_defaults(func=cmd_dead_letters)
 
     reindex = sub.add_parser("reindex", help="rebuild the index now; waits with a progress bar")
     reindex.add_argument("--no-wait", action="store_true")

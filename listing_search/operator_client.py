@@ -45,6 +45,19 @@ class OperatorClient:
         result: dict[str, Any] = self._json(self.http.delete(f"/v1/search-schemas/listing/{scope}/{key}"))
         return result
 
+    def dead_letters(self, limit: int) -> dict[str, Any]:
+        result: dict[str, Any] = self._json(self.http.get("/v1/dead-letters", params={"limit": limit}))
+        return result
+
+    def dead_letter(self, letter_id: str) -> dict[str, Any]:
+        result: dict[str, Any] = self._json(self.http.get(f"/v1/dead-letters/{letter_id}"))["data"]
+        return result
+
+    def replay(self, letter_id: str | None) -> dict[str, Any]:
+        path = "/v1/dead-letters/replay" if letter_id is None else f"/v1/dead-letters/{letter_id}/replay"
+        result: dict[str, Any] = self._json(self.http.post(path))["data"]
+        return result
+
     def reindex(self) -> str:
         return str(self._json(self.http.post("/v1/jobs/reindex"), 202)["id"])
 

@@ -26,6 +26,7 @@ _TITLES = {
     405: "Method not allowed",
     413: "Payload too large",
     415: "Unsupported media type",
+    422: "Unprocessable",
     429: "Too many requests",
     500: "Internal server error",
     503: "Service unavailable",

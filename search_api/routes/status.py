@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query
 from indexer import dead_letters
 from indexer.status import full_status
 from search_api.auth import OperatorDep
+from search_api.errors import ApiError
 from search_api.services import ServicesDep
 
 router = APIRouter(tags=["operator"], dependencies=[OperatorDep])
@@ -34,6 +35,45 @@ def list_dead_letters(
         "data": dead_letters.recent(services.redis, services.keys, limit),
         "meta": {"total": dead_letters.count(services.redis, services.keys)},
     }
+
+
+@router.get("/v1/dead-letters/{letter_id}", summary="One dead letter: reason, stage and the original event")
+def get_dead_letter(letter_id: str, services: ServicesDep) -> dict[str, Any]:
+    letter = dead_letters.get(services.redis, services.keys, letter_id)
+    if letter is None:
+        raise ApiError(404, f"no dead letter {letter_id}", param="letter_id", location="path")
+    return {"data": letter}
+
+
+@router.post(
+    "/v1/dead-letters/{letter_id}/replay",
+    summary="Send a dead letter's event through again",
+    description="Intake-stage letters are validated again (fix the producer, or the cause, first); worker-"
+    "stage letters go straight back to the stream. On success the letter is removed; otherwise 422 "
+    "with the reason it still fails, and the letter stays.",
+)
+def replay_dead_letter(letter_id: str, services: ServicesDep) -> dict[str, Any]:
+    try:
+        ok, reason = dead_letters.replay(services.redis, services.keys, letter_id)
+    except KeyError:
+        raise ApiError(404, f"no dead letter {letter_id}", param="letter_id", location="path") from None
+    if not ok:
+        raise ApiError(
+            422, f"still failing: {reason}", param="letter_id", location="path", code="dead-letter-still-invalid"
+        )
+    return {"data": {"id": letter_id, "replayed": True}}
+
+
+@router.post("/v1/dead-letters/replay", summary="Replay every dead letter; reports the ones that still fail")
+def replay_all_dead_letters(services: ServicesDep) -> dict[str, Any]:
+    replayed, failing = 0, []
+    for letter_id in dead_letters.all_ids(services.redis, services.keys):
+        ok, reason = dead_letters.replay(services.redis, services.keys, letter_id)
+        if ok:
+            replayed += 1
+        else:
+            failing.append({"id": letter_id, "reason": reason})
+    return {"data": {"replayed": replayed, "stillFailing": failing}}
 
 
 @health.get("/healthz", summary="Liveness", description="200 while the process serves requests.")

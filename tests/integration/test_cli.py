@@ -131,3 +131,26 @@ def test_schema_cli_round_trip(dev_server: tuple[str, str]) -> None:
     assert again.returncode == 0 and "rebuild job" in again.stdout, again.stderr
     time.sleep(1.1)
     assert query().json()["meta"]["totalItems"] == 384
+
+
+def test_dead_letters_cli(dev_server: tuple[str, str]) -> None:
+    base, _ = dev_server
+    bad = {
+        "id": "00000000-0000-4000-8000-00000000abcd",
+        "type": "event",
+        "attributes": {
+            "sequenceId": "not a number",
+            "eventType": "listing/created",
+            "resourceId": "00000000-0000-4000-8000-00000000abce",
+        },
+    }
+    resp = httpx.post(f"{base}/v1/events", json={"data": [bad]}, headers={"Authorization": f"Bearer {TOKEN}"})
+    assert resp.json()["data"]["deadLettered"] == 1
+    listed = run_cli("dead-letters", "list", "--url", base)
+    assert listed.returncode == 0, listed.stderr
+    assert "sequenceId" in listed.stdout and "(1 in all)" in listed.stdout
+    letter_id = listed.stdout.splitlines()[2].split()[0]
+    shown = run_cli("dead-letters", "show", letter_id, "--url", base)
+    assert shown.returncode == 0 and '"not a number"' in shown.stdout
+    replayed = run_cli("dead-letters", "replay", "--all", "--url", base)
+    assert replayed.returncode == 0 and "replayed 0; still failing 1" in replayed.stdout
