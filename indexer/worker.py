@@ -30,6 +30,7 @@ from opensearchpy.exceptions import ConnectionTimeout, TransportError
 
 from indexer import dead_letters, stats
 from indexer.index_admin import index_view, live_index_name
+from indexer.metrics import record_bulk
 from indexer.rebuild_gate import WorkerGate
 from indexer.redis_keys import RedisKeys
 from infra.settings import Settings
@@ -96,6 +97,7 @@ class BatchReport:
     max_seq: int | None = None
     dead: list[tuple[object, str]] = field(default_factory=list)
     handed_back: list[dict[bytes, bytes]] = field(default_factory=list)
+    bulk_seconds: list[float] = field(default_factory=list)
 
 
 def default_consumer_name() -> str:
@@ -347,8 +349,10 @@ class Worker:
         conflicts: list[str] = []
         for chunk in _chunks(ops, MAX_BULK_BYTES):
             body = b"".join(op for _, op in chunk)
+            began = time.monotonic()
             try:
                 resp = self.engine.bulk(body=body, index=index, params={"refresh": "wait_for"})
+                report.bulk_seconds.append(time.monotonic() - began)
             except TransportError as exc:
                 if _transient_status(exc.status_code):
                     raise TransientEngineError(f"bulk failed: {exc}") from exc
@@ -376,6 +380,7 @@ class Worker:
         # transaction as the acknowledgement: never lost, never twice. Order does not matter.
         for fields in report.handed_back:
             pipe.xadd(self.keys.events, fields)  # type: ignore[arg-type]
+        record_bulk(pipe, self.keys, report.bulk_seconds)
         report.dead_lettered = len(report.dead)
         max_seq = "" if report.max_seq is None else str(report.max_seq)
         handed_back = {id(f) for f in report.handed_back}

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 
 from indexer.celery_app import JobQueue, make_celery
 from indexer.index_admin import ensure_index
+from indexer.metrics import Histogram
 from search_api.errors import install_error_handlers
 from search_api.routes import events, jobs, listings, search_schemas, status
 from search_api.services import Services
@@ -17,7 +20,7 @@ DESCRIPTION = """
 Self-hosted marketplace listing search that speaks the Sharetribe Flex listing-search language.
 
 * **Public** (`/v1/api/listings/*`): no credential; only published, non-deleted listings; never `privateData`.
-* **Operator** (`/v1/events`, `/v1/status`, `/v1/dead-letters`, `/v1/search-schemas`, `/v1/jobs`):
+* **Operator** (`/v1/events`, `/v1/status`, `/v1/dead-letters`, `/v1/search-schemas`, `/v1/jobs`, `/metrics`):
   `Authorization: Bearer <LISTING_SEARCH_OPERATOR_TOKEN>`.
 
 Every error is `{"errors": [{"id", "status", "code", "title", "details", "source": {"path": [...]}}]}`.
@@ -40,6 +43,17 @@ def create_app(services: Services, *, job_queue: JobQueue | None = None, ensure_
         openapi_url="/openapi.json",
     )
     app.state.services = services
+    app.state.query_latency = Histogram()
+
+    @app.middleware("http")
+    async def time_public_search(request: Request, call_next: Any) -> Any:
+        if not request.url.path.startswith("/v1/api/"):
+            return await call_next(request)
+        began = time.perf_counter()
+        response = await call_next(request)
+        app.state.query_latency.observe(time.perf_counter() - began)
+        return response
+
     app.state.job_queue = job_queue or JobQueue(make_celery(services.settings), services.settings)
     install_error_handlers(app)
     app.include_router(listings.router)

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import PlainTextResponse
 
 from indexer import dead_letters
+from indexer.metrics import render
 from indexer.status import full_status
 from search_api.auth import OperatorDep
 from search_api.errors import ApiError
@@ -74,6 +76,18 @@ def replay_all_dead_letters(services: ServicesDep) -> dict[str, Any]:
         else:
             failing.append({"id": letter_id, "reason": reason})
     return {"data": {"replayed": replayed, "stillFailing": failing}}
+
+
+@router.get(
+    "/metrics",
+    summary="Prometheus metrics",
+    description="Text exposition format: event counters, pending events and ingest lag, `_bulk` and query "
+    "latency histograms, rebuild progress. Needs the operator credential (Prometheus: `authorization`).",
+    response_class=PlainTextResponse,
+)
+def metrics(request: Request, services: ServicesDep) -> PlainTextResponse:
+    text = render(services.redis, services.keys, request.app.state.query_latency)
+    return PlainTextResponse(text, media_type="text/plain; version=0.0.4")
 
 
 @health.get("/healthz", summary="Liveness", description="200 while the process serves requests.")

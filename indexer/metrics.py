@@ -1,0 +1,109 @@
+"""Prometheus text for `/metrics`: pipeline counters and gauges from Redis (the same for every
+API process), histograms of bulk latency (recorded in Redis by the workers) and of query latency
+(kept by each API process)."""
+
+from __future__ import annotations
+
+import bisect
+import threading
+from typing import Any, Final
+
+import redis
+
+from indexer import jobs
+from indexer.redis_keys import RedisKeys
+from indexer.status import pipeline_status
+
+BUCKETS: Final = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+
+def bulk_metrics_key(keys: RedisKeys) -> str:
+    return f"{keys.prefix}metrics:bulk"
+
+
+def record_bulk(pipe: Any, keys: RedisKeys, seconds: list[float]) -> None:
+    """Queue bulk durations on a pipeline (the worker's acknowledgement transaction)."""
+    key = bulk_metrics_key(keys)
+    for value in seconds:
+        pipe.hincrby(key, f"le:{BUCKETS[bisect.bisect_left(BUCKETS, value)] if value <= BUCKETS[-1] else '+Inf'}", 1)
+        pipe.hincrbyfloat(key, "sum", value)
+        pipe.hincrby(key, "count", 1)
+
+
+class Histogram:
+    """A thread-safe in-process histogram with Prometheus' cumulative buckets."""
+
+    def __init__(self) -> None:
+        self._counts = [0] * (len(BUCKETS) + 1)
+        self._sum = 0.0
+        self._lock = threading.Lock()
+
+    def observe(self, value: float) -> None:
+        with self._lock:
+            self._counts[bisect.bisect_left(BUCKETS, value)] += 1
+            self._sum += value
+
+    def snapshot(self) -> tuple[list[int], float]:
+        with self._lock:
+            return list(self._counts), self._sum
+
+
+def _histogram_lines(name: str, help_: str, per_bucket: list[int], total: float) -> list[str]:
+    lines = [f"# HELP {name} {help_}", f"# TYPE {name} histogram"]
+    running = 0
+    for bound, count in zip([*(str(b) for b in BUCKETS), "+Inf"], per_bucket, strict=True):
+        running += count
+        lines.append(f'{name}_bucket{{le="{bound}"}} {running}')
+    lines += [f"{name}_sum {total}", f"{name}_count {running}"]
+    return lines
+
+
+def render(client: redis.Redis, keys: RedisKeys, query_latency: Histogram) -> str:
+    status = pipeline_status(client, keys)
+    ev = status["events"]
+    lines: list[str] = []
+    for name, value, help_ in (
+        ("events_accepted_total", ev["accepted"], "Events accepted at intake."),
+        ("events_applied_total", ev["applied"], "Events settled by the workers (searchable or dead-lettered)."),
+        ("events_ignored_total", ev["ignored"], "Events of types search does not use."),
+        ("events_dead_lettered_total", ev["deadLettered"], "Events sent to the dead-letter store."),
+    ):
+        lines += [
+            f"# HELP listing_search_{name} {help_}",
+            f"# TYPE listing_search_{name} counter",
+            f"listing_search_{name} {value}",
+        ]
+    for name, value, help_ in (
+        ("pending_events", status["pending"], "Accepted events not yet searchable."),
+        ("ingest_lag_seconds", status["ingestLagSeconds"], "Age of the oldest unsettled event."),
+        ("last_sequence_id", status["lastSequenceId"] or 0, "Highest sequenceId whose effect is searchable."),
+    ):
+        lines += [
+            f"# HELP listing_search_{name} {help_}",
+            f"# TYPE listing_search_{name} gauge",
+            f"listing_search_{name} {value}",
+        ]
+    raw: Any = client.hgetall(bulk_metrics_key(keys))
+    bulk = {k.decode(): v.decode() for k, v in raw.items()}
+    per_bucket = [int(bulk.get(f"le:{b}", 0)) for b in BUCKETS] + [int(bulk.get("le:+Inf", 0))]
+    lines += _histogram_lines(
+        "listing_search_bulk_seconds", "Duration of the workers' _bulk requests.", per_bucket, float(bulk.get("sum", 0))
+    )
+    counts, total = query_latency.snapshot()
+    lines += _histogram_lines(
+        "listing_search_query_seconds", "Public search latency in this API process.", counts, total
+    )
+    current = client.get(keys.current_rebuild)
+    rec = jobs.get(client, keys, current.decode()) if isinstance(current, bytes) else None
+    running = jobs.is_active(rec)
+    done = rec["progress"]["done"] if rec and running else 0
+    total_docs = rec["progress"]["total"] if rec and running else 0
+    lines += [
+        "# HELP listing_search_rebuild_running 1 while an index rebuild is queued or running.",
+        "# TYPE listing_search_rebuild_running gauge",
+        f"listing_search_rebuild_running {int(running)}",
+        "# HELP listing_search_rebuild_progress_ratio Documents copied / total of the running rebuild.",
+        "# TYPE listing_search_rebuild_progress_ratio gauge",
+        f"listing_search_rebuild_progress_ratio {done / total_docs if total_docs else 0}",
+    ]
+    return "\n".join(lines) + "\n"
