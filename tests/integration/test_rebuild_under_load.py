@@ -81,7 +81,8 @@ class Writer(threading.Thread):
 
 def test_rebuilds_under_reads_and_writes_lose_nothing(engine_url: str, redis_url: str, job_worker: Celery) -> None:
     base = albany_events()
-    with running_service(engine_url, redis_url, jobs=job_worker, rebuild_page_size=25) as svc:
+    # Writes pause for about one in-flight worker batch at each swap: keep batches small here.
+    with running_service(engine_url, redis_url, jobs=job_worker, rebuild_page_size=25, batch_size=200) as svc:
         for i in range(0, len(base), 500):
             svc.send(base[i : i + 500])
         svc.wait_searchable(timeout=120)
