@@ -9,7 +9,7 @@ import secrets
 import signal
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any
@@ -192,17 +192,35 @@ def _operator_client(args: argparse.Namespace) -> OperatorClient | None:
     return OperatorClient(args.url, token)
 
 
+def _operator_command(
+    command: Callable[[argparse.Namespace, OperatorClient], int],
+) -> Callable[[argparse.Namespace], int]:
+    """A command that talks to a running service: a client from --url/--token, errors as exit 1."""
+
+    def run(args: argparse.Namespace) -> int:
+        from listing_search.operator_client import OperatorError
+
+        client = _operator_client(args)
+        if client is None:
+            return 2
+        try:
+            return command(args, client)
+        except (OperatorError, ValueError) as exc:
+            log.error("%s", exc)
+            return 1
+
+    return run
+
+
 def _progress(args: argparse.Namespace) -> bool:
     return bool(sys.stderr.isatty() or args.progress)
 
 
-def cmd_import(args: argparse.Namespace) -> int:
+@_operator_command
+def cmd_import(args: argparse.Namespace, client: OperatorClient) -> int:
     from indexer.airbnb_import import DEMO_DATA_DIR
     from listing_search.demo_import import HttpSink, feed
 
-    client = _operator_client(args)
-    if client is None:
-        return 2
     data_dir = Path(args.path) if args.path else DEMO_DATA_DIR
     if not (data_dir / "listings_search.csv.gz").exists():
         log.error("%s has no listings_search.csv.gz (an Inside Airbnb city folder is expected)", data_dir)
@@ -231,72 +249,53 @@ def _finish_job(client: OperatorClient, job: dict[str, Any] | None, args: argpar
     return 0
 
 
-def cmd_schema(args: argparse.Namespace) -> int:
-    from listing_search.operator_client import OperatorError
+@_operator_command
+def cmd_schema(args: argparse.Namespace, client: OperatorClient) -> int:
     from schemas.search_schema import parse_default
 
-    client = _operator_client(args)
-    if client is None:
-        return 2
-    try:
-        if args.action == "list":
-            listed = client.schemas()
-            rows = [
-                (s["scope"], s["key"], s["type"], _show(s.get("default")), s.get("doc") or "") for s in listed["data"]
-            ]
-            _print_table(("scope", "key", "type", "default", "doc"), rows)
-            if not listed["meta"]["inSync"]:
-                print("(a rebuild is bringing the live index up to these schemas)")
-            return 0
-        if args.action == "set":
-            body: dict[str, Any] = {"type": args.type}
-            if args.default is not None:
-                body["default"] = parse_default(args.type, args.default)
-            if args.doc is not None:
-                body["doc"] = args.doc
-            result = client.set_schema(args.scope, args.key, body)
-        else:
-            result = client.unset_schema(args.scope, args.key)
-        return _finish_job(client, result["meta"]["job"], args)
-    except (OperatorError, ValueError) as exc:
-        log.error("%s", exc)
-        return 1
+    if args.action == "list":
+        listed = client.schemas()
+        rows = [(s["scope"], s["key"], s["type"], _show(s.get("default")), s.get("doc") or "") for s in listed["data"]]
+        _print_table(("scope", "key", "type", "default", "doc"), rows)
+        if not listed["meta"]["inSync"]:
+            print("(a rebuild is bringing the live index up to these schemas)")
+        return 0
+    if args.action == "set":
+        body: dict[str, Any] = {"type": args.type}
+        if args.default is not None:
+            body["default"] = parse_default(args.type, args.default)
+        if args.doc is not None:
+            body["doc"] = args.doc
+        result = client.set_schema(args.scope, args.key, body)
+    else:
+        result = client.unset_schema(args.scope, args.key)
+    return _finish_job(client, result["meta"]["job"], args)
 
 
-def cmd_dead_letters(args: argparse.Namespace) -> int:
+@_operator_command
+def cmd_dead_letters(args: argparse.Namespace, client: OperatorClient) -> int:
     import json
 
-    from listing_search.operator_client import OperatorError
-
-    client = _operator_client(args)
-    if client is None:
-        return 2
-    try:
-        if args.action == "list":
-            listed = client.dead_letters(args.limit)
-            rows = [(d["id"], d["stage"], d["reason"][:100]) for d in listed["data"]]
-            _print_table(("id", "stage", "reason"), rows)
-            print(f"({listed['meta']['total']} in all)")
-        elif args.action == "show":
-            print(json.dumps(client.dead_letter(args.id), indent=2))
-        else:
-            result = client.replay(None if args.all else args.id)
-            if args.all:
-                print(f"replayed {result['replayed']}; still failing {len(result['stillFailing'])}")
-                for failing in result["stillFailing"]:
-                    print(f"  {failing['id']}: {failing['reason'][:200]}")
-            else:
-                print(f"replayed {args.id}")
-        return 0
-    except OperatorError as exc:
-        log.error("%s", exc)
-        return 1
+    if args.action == "list":
+        listed = client.dead_letters(args.limit)
+        rows = [(d["id"], d["stage"], d["reason"][:100]) for d in listed["data"]]
+        _print_table(("id", "stage", "reason"), rows)
+        print(f"({listed['meta']['total']} in all)")
+    elif args.action == "show":
+        print(json.dumps(client.dead_letter(args.id), indent=2))
+    elif args.all:
+        result = client.replay(None)
+        print(f"replayed {result['replayed']}; still failing {len(result['stillFailing'])}")
+        for failing in result["stillFailing"]:
+            print(f"  {failing['id']}: {failing['reason'][:200]}")
+    else:
+        client.replay(args.id)
+        print(f"replayed {args.id}")
+    return 0
 
 
-def cmd_reindex(args: argparse.Namespace) -> int:
-    client = _operator_client(args)
-    if client is None:
-        return 2
+@_operator_command
+def cmd_reindex(args: argparse.Namespace, client: OperatorClient) -> int:
     return _finish_job(client, {"id": client.reindex()}, args)
 
 

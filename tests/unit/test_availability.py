@@ -124,36 +124,21 @@ def via_runs(case: dict[str, Any]) -> bool:
     return any(run_matches(r, q) for r in found)
 
 
+def oracle(case: dict[str, Any]) -> bool:
+    keys = ("mode", "start", "end", "seats", "min_duration", "step")
+    return matches(case["plan"], case["exceptions"], case["bookings"], **{k: case[k] for k in keys})
+
+
 @settings(max_examples=400, deadline=None)
 @given(day_case())
 def test_day_plans_agree_with_the_oracle(case: dict[str, Any]) -> None:
-    assert via_runs(case) == matches(
-        case["plan"],
-        case["exceptions"],
-        case["bookings"],
-        mode=case["mode"],
-        start=case["start"],
-        end=case["end"],
-        seats=case["seats"],
-        min_duration=case["min_duration"],
-        step=case["step"],
-    )
+    assert via_runs(case) == oracle(case)
 
 
 @settings(max_examples=400, deadline=None)
 @given(time_case())
 def test_time_plans_agree_with_the_oracle_across_dst(case: dict[str, Any]) -> None:
-    assert via_runs(case) == matches(
-        case["plan"],
-        case["exceptions"],
-        case["bookings"],
-        mode=case["mode"],
-        start=case["start"],
-        end=case["end"],
-        seats=case["seats"],
-        min_duration=case["min_duration"],
-        step=case["step"],
-    )
+    assert via_runs(case) == oracle(case)
 
 
 def test_hand_checked_day_example() -> None:
