@@ -60,6 +60,3 @@ class RedisKeys:
         return f"{self.prefix}rebuild:wanted"
 
     group: str = "indexer"
-
-    def all_patterns(self) -> list[str]:
-        return [f"{self.prefix}*"]

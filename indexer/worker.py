@@ -28,7 +28,7 @@ from opensearchpy import OpenSearch
 from opensearchpy.exceptions import ConnectionError as EngineConnectionError
 from opensearchpy.exceptions import ConnectionTimeout, TransportError
 
-from indexer import dead_letters, stats
+from indexer import dead_letters
 from indexer.index_admin import index_view, live_index_name
 from indexer.metrics import record_bulk
 from indexer.rebuild_gate import WorkerGate
@@ -471,4 +471,4 @@ class _Backoff:
         self.attempt = 0
 
 
-__all__ = ["BatchReport", "TransientEngineError", "Worker", "default_consumer_name", "stats"]
+__all__ = ["BatchReport", "TransientEngineError", "Worker", "default_consumer_name"]

@@ -15,6 +15,7 @@ from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 from infra.settings import Settings
+from schemas.search_schema import SCHEMA_TYPES, SCOPES
 
 if TYPE_CHECKING:
     from indexer.context import Services
@@ -380,9 +381,9 @@ def build_parser() -> argparse.ArgumentParser:
     s_list = schema_sub.add_parser("list", help="list search schemas")
     for p in (s_set, s_unset):
         p.add_argument("--key", required=True, help="top-level key of publicData / metadata")
-        p.add_argument("--scope", choices=("public", "metadata"), default="public")
+        p.add_argument("--scope", choices=SCOPES, default="public")
         p.add_argument("--no-wait", action="store_true", help="return once the rebuild has started")
-    s_set.add_argument("--type", required=True, choices=("enum", "multi-enum", "boolean", "long", "text"))
+    s_set.add_argument("--type", required=True, choices=SCHEMA_TYPES)
     s_set.add_argument("--default", help="for listings lacking the key: true/false, an integer, a value, or a,b")
     s_set.add_argument("--doc", help="a description")
     for p in (s_set, s_unset, s_list):

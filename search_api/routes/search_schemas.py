@@ -29,9 +29,10 @@ class SchemaBody(BaseModel):
     doc: str | None = None
 
 
-def apply_change(services: Services, request: Request, reason: str) -> dict[str, Any] | None:
+def apply_change(
+    services: Services, request: Request, registry: schema_registry.Registry, reason: str
+) -> dict[str, Any] | None:
     """Bring the live index in line with the registry: a metadata update, or a rebuild job."""
-    registry = schema_registry.load(services.engine, services.names)
     live = live_index(services.engine, services.names)
     if live is not None and registry.schemas.fingerprint() == live.schemas.fingerprint():
         # Docs and defaults only: in effect now. A rebuild in progress also carries them over.
@@ -83,10 +84,10 @@ def put_schema(
 ) -> dict[str, Any]:
     schema = _validated(scope, key, body)
     try:
-        schema_registry.put(services.engine, services.names, schema)
+        registry = schema_registry.put(services.engine, services.names, schema)
     except schema_registry.TooManySchemas as exc:
         raise ApiError(400, f"key: {exc}", param="key", location="path") from None
-    job = apply_change(services, request, f"set {schema.path} ({schema.type})")
+    job = apply_change(services, request, registry, f"set {schema.path} ({schema.type})")
     return {"data": schema.as_json(), "meta": {"job": job}}
 
 
@@ -95,8 +96,8 @@ def delete_schema(
     scope: Literal["public", "metadata"], key: str, request: Request, services: ServicesDep
 ) -> dict[str, Any]:
     try:
-        schema_registry.remove(services.engine, services.names, scope, key)
+        registry = schema_registry.remove(services.engine, services.names, scope, key)
     except schema_registry.SchemaNotFound:
         raise ApiError(404, f"no search schema {scope}/{key}", param="key", location="path") from None
-    job = apply_change(services, request, f"unset {scope}/{key}")
+    job = apply_change(services, request, registry, f"unset {scope}/{key}")
     return {"data": {"scope": scope, "key": key}, "meta": {"job": job}}
