@@ -6,10 +6,11 @@ so validation and counting happen in exactly one place.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import redis
+from redis.client import Pipeline
 
 from indexer import dead_letters, stats
 from indexer.redis_keys import RedisKeys
@@ -37,7 +38,16 @@ class IntakeResult:
         }
 
 
-def accept(client: redis.Redis, keys: RedisKeys, raw_events: Sequence[object], *, max_pending: int) -> IntakeResult:
+def accept(
+    client: redis.Redis,
+    keys: RedisKeys,
+    raw_events: Sequence[object],
+    *,
+    max_pending: int,
+    also: Callable[[Pipeline], None] | None = None,
+) -> IntakeResult:
+    """`also` adds writes to the same transaction: the sync's checkpoint moves exactly when the
+    events it covers are queued."""
     if client.xlen(keys.events) >= max_pending:
         raise Backpressure(f"{max_pending} events are waiting to be indexed")
     good: list[ChangeEvent] = []
@@ -63,6 +73,8 @@ def accept(client: redis.Redis, keys: RedisKeys, raw_events: Sequence[object], *
         pipe.eval(stats.RAISE_TO_LUA, 1, keys.stats, stats.ACCEPTED_SEQ, max_seq)
     if ignored:
         pipe.hincrby(keys.stats, stats.IGNORED, ignored)
-    if good or bad or ignored:
+    if also is not None:
+        also(pipe)
+    if good or bad or ignored or also is not None:
         pipe.execute()
     return IntakeResult(len(good), len(bad), ignored, max_seq)

@@ -6,6 +6,7 @@ import time
 import uuid
 from typing import Any
 
+import orjson
 import redis
 
 from indexer.redis_keys import RedisKeys
@@ -51,19 +52,12 @@ def get(client: redis.Redis, keys: RedisKeys, job_id: str) -> dict[str, Any] | N
     if not raw:
         return None
     rec: dict[str, Any] = {k.decode(): v.decode() for k, v in raw.items()}
-    for name in (
-        "done",
-        "total",
-        "createdAt",
-        "updatedAt",
-        "startedAt",
-        "finishedAt",
-        "rounds",
-        "caughtUp",
-        "writesPausedMs",
-    ):
-        if name in rec:
-            rec[name] = int(rec[name])
+    for name, value in rec.items():
+        # Counters and timestamps are stored as text; ids, names and messages never look like integers.
+        if value.lstrip("-").isdigit() and name not in ("id", "reason", "error", "detail"):
+            rec[name] = int(value)
+    if "examples" in rec:
+        rec["examples"] = orjson.loads(rec["examples"])
     if rec["state"] == RUNNING and _now_ms() - rec["updatedAt"] > STALE_AFTER_S * 1000:
         rec["state"] = FAILED
         rec.setdefault("error", "the job stopped reporting (its process died); start it again")

@@ -27,6 +27,7 @@ from indexer import jobs, schema_registry
 from indexer.context import Services
 from indexer.index_admin import LiveIndex, create_index, ensure_index, live_index, set_live_schemas, swap_aliases
 from indexer.rebuild_gate import RebuildGate
+from indexer.resync import ResyncRound
 from indexer.worker import fetch_sources
 from schemas.availability import utc_today
 from schemas.index_layout import F
@@ -60,6 +61,7 @@ return current
 _FINISH = """
 local wanted = tonumber(redis.call('GET', KEYS[2]) or '0')
 if wanted > tonumber(ARGV[2]) then return 0 end
+if redis.call('EXISTS', KEYS[3]) == 1 then return 0 end
 if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1], KEYS[2]) end
 return 1
 """
@@ -73,9 +75,17 @@ def join_running(services: Services, generation: int) -> str | None:
     return found.decode() if isinstance(found, bytes) else str(found)
 
 
-def start_rebuild(services: Services, *, reason: str, enqueue: Callable[[str], None], generation: int = 0) -> str:
-    """Queue a rebuild that reflects at least registry `generation`, or join the one running."""
+def start_rebuild(
+    services: Services, *, reason: str, enqueue: Callable[[str], None], generation: int = 0, resync: bool = False
+) -> str:
+    """Queue a rebuild that reflects at least registry `generation`, or join the one running.
+
+    `resync`: the next round reads the marketplace from the Integration API instead of copying
+    the live index (a running rebuild does one more round for it).
+    """
     r, keys = services.redis, services.keys
+    if resync:
+        r.set(keys.resync_wanted, reason)
     for _ in range(10):
         running = join_running(services, generation)
         if running is not None:
@@ -84,7 +94,7 @@ def start_rebuild(services: Services, *, reason: str, enqueue: Callable[[str], N
                 return running
             r.delete(keys.current_rebuild)  # a job that died without cleaning up
             continue
-        job_id = jobs.create(r, keys, "reindex", reason)
+        job_id = jobs.create(r, keys, "resync" if resync else "reindex", reason)
         if r.set(keys.current_rebuild, job_id, nx=True):
             r.set(keys.rebuild_wanted, generation)
             enqueue(job_id)
@@ -119,15 +129,19 @@ def run_rebuild(services: Services, job_id: str) -> None:
             live = live_index(services.engine, services.names) or ensure_index(
                 services.engine, services.settings, services.names
             )
-            if rounds == 1 or live.schemas.fingerprint() != registry.schemas.fingerprint():
-                new_index = _rebuild_once(services, job_id, gate, live, registry.schemas)
+            resync = r.getdel(keys.resync_wanted) is not None
+            if resync or rounds == 1 or live.schemas.fingerprint() != registry.schemas.fingerprint():
+                source = ResyncRound(services, job_id) if resync else None
+                new_index = _rebuild_once(services, job_id, gate, live, registry.schemas, source)
             else:
                 # Only docs or defaults changed since the last round: no copy needed.
                 set_live_schemas(services.engine, live, registry.schemas)
                 new_index = live.name
-            if finish(keys=[keys.current_rebuild, keys.rebuild_wanted], args=[job_id, registry.generation]):
+            if finish(
+                keys=[keys.current_rebuild, keys.rebuild_wanted, keys.resync_wanted], args=[job_id, registry.generation]
+            ):
                 break
-            log.info("search schemas changed during the rebuild: another round")
+            log.info("search schemas changed or a re-sync was asked for during the rebuild: another round")
         jobs.update(
             r,
             keys,
@@ -158,7 +172,14 @@ def run_rebuild(services: Services, job_id: str) -> None:
             r.delete(keys.rebuild_lock)
 
 
-def _rebuild_once(services: Services, job_id: str, gate: RebuildGate, live: LiveIndex, schemas: SchemaSet) -> str:
+def _rebuild_once(
+    services: Services,
+    job_id: str,
+    gate: RebuildGate,
+    live: LiveIndex,
+    schemas: SchemaSet,
+    resync: ResyncRound | None = None,
+) -> str:
     engine, names, r, keys = services.engine, services.names, services.redis, services.keys
     version = live.version + 1
     target = names.versioned(version)
@@ -166,6 +187,53 @@ def _rebuild_once(services: Services, job_id: str, gate: RebuildGate, live: Live
     engine.indices.delete(index=target, params={"ignore_unavailable": "true"})
     create_index(engine, services.settings, names, version, schemas, live=False)
     gate.open(target)
+    if resync is not None:
+
+        def heartbeat() -> None:
+            gate.heartbeat()
+            r.pexpire(keys.rebuild_lock, LOCK_TTL_MS)
+
+        copied = resync.fill(live.name, lambda docs: _write(services, target, schemas, docs), heartbeat)
+    else:
+        copied = _copy_all(services, job_id, gate, live, target, schemas)
+
+    jobs.update(r, keys, job_id, phase="catch-up")
+    caught_up = 0
+    for _ in range(CATCH_UP_ROUNDS):
+        if gate.dirty_count() < SWAP_WHEN_DIRTY_BELOW:
+            break
+        caught_up += _copy_dirty(services, gate, live.name, target, schemas, resync)
+        gate.heartbeat()
+
+    jobs.update(r, keys, job_id, phase="swap")
+    paused_at = time.monotonic()
+    if not gate.close_for_swap(SWAP_WAIT_S):
+        raise RebuildError(f"workers did not pause within {SWAP_WAIT_S:.0f}s for the alias swap")
+    while n := _copy_dirty(services, gate, live.name, target, schemas, resync):
+        caught_up += n
+    engine.indices.refresh(index=target)
+    swap_aliases(engine, names, live.name, target)
+    gate.finish()
+    pause_ms = int((time.monotonic() - paused_at) * 1000)
+    # caughtUp: listings written during the copy and copied again; writesPausedMs: the swap's pause.
+    jobs.update(r, keys, job_id, caughtUp=caught_up, writesPausedMs=pause_ms)
+    log.info(
+        "rebuild %s: %s -> %s, %d documents, %d caught up, writes paused %d ms",
+        job_id,
+        live.name,
+        target,
+        copied,
+        caught_up,
+        pause_ms,
+    )
+    _drop_older_than(services, live.version)
+    return target
+
+
+def _copy_all(
+    services: Services, job_id: str, gate: RebuildGate, live: LiveIndex, target: str, schemas: SchemaSet
+) -> int:
+    engine, r, keys = services.engine, services.redis, services.keys
     total = int(engine.count(index=live.name)["count"])
     jobs.update(r, keys, job_id, phase="copy", done=0, total=total, source=live.name, target=target)
 
@@ -193,44 +261,23 @@ def _rebuild_once(services: Services, job_id: str, gate: RebuildGate, live: Live
         gate.heartbeat()
         r.pexpire(keys.rebuild_lock, LOCK_TTL_MS)
         jobs.update(r, keys, job_id, done=copied, total=max(total, copied))
-
-    jobs.update(r, keys, job_id, phase="catch-up")
-    caught_up = 0
-    for _ in range(CATCH_UP_ROUNDS):
-        if gate.dirty_count() < SWAP_WHEN_DIRTY_BELOW:
-            break
-        caught_up += _copy_dirty(services, gate, live.name, target, schemas)
-        gate.heartbeat()
-
-    jobs.update(r, keys, job_id, phase="swap")
-    paused_at = time.monotonic()
-    if not gate.close_for_swap(SWAP_WAIT_S):
-        raise RebuildError(f"workers did not pause within {SWAP_WAIT_S:.0f}s for the alias swap")
-    while n := _copy_dirty(services, gate, live.name, target, schemas):
-        caught_up += n
-    engine.indices.refresh(index=target)
-    swap_aliases(engine, names, live.name, target)
-    gate.finish()
-    pause_ms = int((time.monotonic() - paused_at) * 1000)
-    # caughtUp: listings written during the copy and copied again; writesPausedMs: the swap's pause.
-    jobs.update(r, keys, job_id, caughtUp=caught_up, writesPausedMs=pause_ms)
-    log.info(
-        "rebuild %s: %s -> %s, %d documents, %d caught up, writes paused %d ms",
-        job_id,
-        live.name,
-        target,
-        copied,
-        caught_up,
-        pause_ms,
-    )
-    _drop_older_than(services, live.version)
-    return target
+    return copied
 
 
-def _copy_dirty(services: Services, gate: RebuildGate, source: str, target: str, schemas: SchemaSet) -> int:
+def _copy_dirty(
+    services: Services,
+    gate: RebuildGate,
+    source: str,
+    target: str,
+    schemas: SchemaSet,
+    resync: ResyncRound | None = None,
+) -> int:
     ids = gate.pop_dirty(services.settings.rebuild_page_size)
     if not ids:
         return 0
+    if resync is not None:
+        _write(services, target, schemas, resync.catch_up(ids, source, target))
+        return len(ids)
     found = fetch_sources(services.engine, source, ids)
     _write(services, target, schemas, [(lid, src, version) for lid, (src, version) in found.items()])
     return len(ids)

@@ -59,4 +59,18 @@ class RedisKeys:
         """The newest registry generation a caller asked the current rebuild to reflect."""
         return f"{self.prefix}rebuild:wanted"
 
+    @property
+    def resync_wanted(self) -> str:
+        """Set when a full re-sync from the Integration API is asked of the current rebuild."""
+        return f"{self.prefix}rebuild:resync"
+
+    @property
+    def sync(self) -> str:
+        """Hash: the Integration API checkpoint (sequenceId or createdAtStart, polledAt) and state."""
+        return f"{self.prefix}sync"
+
+    @property
+    def sync_lock(self) -> str:
+        return f"{self.prefix}sync:lock"
+
     group: str = "indexer"

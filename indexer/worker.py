@@ -37,7 +37,7 @@ from infra.settings import Settings
 from schemas.availability import utc_today
 from schemas.events import ChangeEvent
 from schemas.index_layout import F, IndexNames
-from schemas.listing_doc import build_document, merge
+from schemas.listing_doc import build_document, merge, overlay
 from schemas.search_schema import SchemaSet
 
 log = logging.getLogger(__name__)
@@ -80,6 +80,10 @@ return 1
 """
 # A stream entry with this field (value: a listing id) asks for the document to be recomputed.
 REFRESH_FIELD = b"r"
+# A stream entry with this field (JSON {lid, src, absent}) lays a snapshot read from the source of
+# truth under the document (schemas.listing_doc.overlay): the reconciliation job's repairs.
+OVERLAY_FIELD = b"s"
+MARKER_FIELDS = (REFRESH_FIELD, OVERLAY_FIELD)
 
 
 class TransientEngineError(RuntimeError):
@@ -233,10 +237,19 @@ class Worker:
         report = BatchReport(entries=len(entries))
         owner: dict[bytes, str] = {}  # entry id -> listing id
         events: dict[bytes, ChangeEvent] = {}
+        overlays: dict[str, list[dict[str, Any]]] = defaultdict(list)
         for entry_id, fields in entries:
             if REFRESH_FIELD in fields:
                 # Recompute this listing's document (the daily horizon roll); no event behind it.
                 owner[entry_id] = fields[REFRESH_FIELD].decode()
+                continue
+            if OVERLAY_FIELD in fields:
+                try:
+                    snapshot = orjson.loads(fields[OVERLAY_FIELD])
+                    owner[entry_id] = str(snapshot["lid"])
+                    overlays[owner[entry_id]].append(snapshot)
+                except (orjson.JSONDecodeError, KeyError, TypeError) as exc:
+                    log.error("unreadable repair entry %r: %s", entry_id, exc)
                 continue
             raw = fields.get(b"e", b"")
             try:
@@ -265,7 +278,7 @@ class Worker:
                     groups.setdefault(lid, [])
             if groups:
                 index, schemas = self._target()
-                dead = self._write(groups, report, index, schemas, refresh)
+                dead = self._write(groups, report, index, schemas, refresh, overlays)
                 for evs in dead.values():
                     report.dead.extend((_event_for_dead_letter(ev), reason) for ev, reason in evs)
                 self.gate.written(lid for lid in groups if lid not in dead)
@@ -310,6 +323,7 @@ class Worker:
         index: str,
         schemas: SchemaSet,
         refresh: Collection[str] = (),
+        overlays: dict[str, list[dict[str, Any]]] | None = None,
     ) -> dict[str, list[tuple[ChangeEvent, str]]]:
         dead: dict[str, list[tuple[ChangeEvent, str]]] = {}
         pending = {lid: sorted(evs, key=lambda e: e.seq) for lid, evs in groups.items()}
@@ -320,10 +334,14 @@ class Worker:
             ops: list[tuple[str, bytes]] = []
             for lid, evs in pending.items():
                 src, version = current.get(lid, (None, None))
-                if src is None and not evs:
+                if src is None and not evs and lid not in (overlays or {}):
                     continue  # a refresh for a listing that is gone
                 try:
-                    new_src, changed = merge(src, evs)
+                    base = src
+                    for snapshot in (overlays or {}).get(lid, ()):
+                        base = overlay(snapshot["src"], snapshot["absent"], base)
+                    new_src, changed = merge(base, evs)
+                    changed = changed or base != src
                     if not changed and lid not in refresh:
                         continue
                     doc = build_document(lid, new_src, schemas, utc_today())
@@ -333,8 +351,14 @@ class Worker:
                     dead[lid] = [(ev, f"cannot build document: {exc!r}") for ev in evs]
             conflicts = self._bulk(index, ops, pending, dead, report)
             pending = {lid: pending[lid] for lid in conflicts}
-        if pending:
-            raise TransientEngineError(f"version conflicts persist for {len(pending)} listings")
+        for lid, evs in pending.items():
+            # Only a pathological state gets here (the per-listing lock rules out a concurrent
+            # writer), e.g. a document deleted by hand whose tombstone carries a higher version.
+            # Retrying would block the stream forever: the events become dead letters, replayable.
+            log.error("listing %s: version conflicts persist after %d rounds", lid, MAX_CONFLICT_ROUNDS)
+            dead[lid] = [
+                (ev, "version conflicts persist: the engine holds a newer version of the document") for ev in evs
+            ]
         return dead
 
     def _bulk(
@@ -389,7 +413,7 @@ class Worker:
             markers = sum(
                 1
                 for _, fields in entries[start : start + ACK_CHUNK]
-                if REFRESH_FIELD in fields or id(fields) in handed_back
+                if any(f in fields for f in MARKER_FIELDS) or id(fields) in handed_back
             )
             self._ack(
                 keys=[self.keys.events, self.keys.stats], args=[self.keys.group, max_seq, markers, *chunk], client=pipe

@@ -47,5 +47,26 @@ class Settings(BaseSettings):
     # Past this many unprocessed events intake answers 503 instead of growing Redis without bound.
     max_pending_events: int = Field(default=2_000_000, ge=1)
 
+    # Sharetribe sync (the Integration API poller and the full re-sync). Off without a client id.
+    sharetribe_base_url: str = "https://flex-integ-api.sharetribe.com"
+    sharetribe_client_id: str | None = None
+    sharetribe_client_secret: SecretStr | None = None
+    # Beat polls this often; a full page (100 events) is followed at once by the next one.
+    sync_interval_seconds: float = Field(default=5.0, gt=0)
+    sync_max_pages_per_run: int = Field(default=200, ge=1)
+    # Flex keeps events 90 days (7 on dev and test marketplaces). A checkpoint not polled for
+    # longer than this (less a day's safety) cannot be continued: a full re-sync takes over.
+    sync_retention_days: float = Field(default=90.0, gt=0)
+    # Our clock against Flex's: a re-sync replays events from this long before it started.
+    sync_clock_margin_seconds: float = Field(default=300.0, ge=0)
+    # 429/5xx/network errors from the Integration API: capped exponential backoff, then give up
+    # until the next beat tick (the checkpoint stays where it was).
+    sync_retry_max_seconds: float = Field(default=30.0, gt=0)
+    sync_give_up_seconds: float = Field(default=120.0, gt=0)
+    sync_timeout_seconds: float = Field(default=30.0, gt=0)
+
+    def sync_configured(self) -> bool:
+        return bool(self.sharetribe_client_id and self.sharetribe_client_secret)
+
     def operator_secret(self) -> str | None:
         return self.operator_token.get_secret_value() if self.operator_token else None

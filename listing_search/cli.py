@@ -1,4 +1,5 @@
-"""`listing-search`: run the service (dev, api, worker, jobs) and operate it (schema, reindex, import-airbnb)."""
+"""`listing-search`: run the service (dev, api, worker, jobs) and operate it (schema, reindex, resync,
+reconcile, dead-letters, import-airbnb)."""
 
 from __future__ import annotations
 
@@ -300,6 +301,28 @@ def cmd_reindex(args: argparse.Namespace, client: OperatorClient) -> int:
     return _finish_job(client, {"id": client.reindex()}, args)
 
 
+@_operator_command
+def cmd_resync(args: argparse.Namespace, client: OperatorClient) -> int:
+    return _finish_job(client, {"id": client.resync()}, args)
+
+
+@_operator_command
+def cmd_reconcile(args: argparse.Namespace, client: OperatorClient) -> int:
+    job_id = client.reconcile(repair=not args.report_only)
+    if args.no_wait:
+        print(f"reconciliation job {job_id} started; follow it with GET /v1/jobs/{job_id}")
+        return 0
+    done = client.wait_job(job_id, progress=_progress(args))
+    if done["state"] != "succeeded":
+        log.error("reconciliation %s %s: %s", job_id, done["state"], done.get("error"))
+        return 1
+    counts = ", ".join(f"{name} {done.get(name, 0)}" for name in ("checked", "inSync", "drifted", "missing", "gone"))
+    print(f"reconciliation {job_id}: {counts}; {done.get('repairsQueued', 0)} repairs queued")
+    for example in done.get("examples") or []:
+        print(f"  {example['kind']:8} {example['id']}  {', '.join(example['fields'])}")
+    return 0
+
+
 def cmd_jobs(args: argparse.Namespace) -> int:
     """The Celery worker that runs background jobs (rebuilds)."""
     from indexer.celery_app import job_worker_argv, make_celery, register_tasks, services_for
@@ -310,7 +333,11 @@ def cmd_jobs(args: argparse.Namespace) -> int:
         return 2
     app = make_celery(settings)
     register_tasks(app, services_for(settings, settings.opensearch_url))
-    app.worker_main(job_worker_argv(args.concurrency, beat=args.beat))
+    if args.beat and settings.sync_configured():
+        log.info(
+            "Sharetribe sync: polling %s every %.1fs", settings.sharetribe_base_url, settings.sync_interval_seconds
+        )
+    app.worker_main(job_worker_argv(args.concurrency, beat=args.beat, redis_prefix=settings.redis_prefix))
     return 0
 
 
@@ -408,6 +435,21 @@ def build_parser() -> argparse.ArgumentParser:
     reindex.add_argument("--no-wait", action="store_true")
     _client_args(reindex)
     reindex.set_defaults(func=cmd_reindex)
+
+    resync = sub.add_parser(
+        "resync", help="rebuild the index from the Sharetribe Integration API; waits with a progress bar"
+    )
+    resync.add_argument("--no-wait", action="store_true")
+    _client_args(resync)
+    resync.set_defaults(func=cmd_resync)
+
+    reconcile = sub.add_parser(
+        "reconcile", help="compare the index with the Integration API, repair drift and report it"
+    )
+    reconcile.add_argument("--report-only", action="store_true", help="report drift, repair nothing")
+    reconcile.add_argument("--no-wait", action="store_true")
+    _client_args(reconcile)
+    reconcile.set_defaults(func=cmd_reconcile)
     return parser
 
 

@@ -61,6 +61,13 @@ class OperatorClient:
     def reindex(self) -> str:
         return str(self._json(self.http.post("/v1/jobs/reindex"), 202)["id"])
 
+    def resync(self) -> str:
+        return str(self._json(self.http.post("/v1/jobs/resync"), 202)["id"])
+
+    def reconcile(self, *, repair: bool) -> str:
+        resp = self.http.post("/v1/jobs/reconcile", params={"repair": str(repair).lower()})
+        return str(self._json(resp, 202)["id"])
+
     def job(self, job_id: str) -> dict[str, Any]:
         result: dict[str, Any] = self._json(self.http.get(f"/v1/jobs/{job_id}"))
         return result

@@ -9,7 +9,7 @@ sequenceId order, because each component keeps only its newest event.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import date
 from typing import Any
 
@@ -69,6 +69,44 @@ def merge(src: dict[str, Any] | None, events: Iterable[ChangeEvent]) -> tuple[di
             out[ev.family] = bucket
             changed = True
     return out, changed
+
+
+def overlay(snapshot: dict[str, Any], absent: Mapping[str, int], current: dict[str, Any] | None) -> dict[str, Any]:
+    """A source snapshot laid under what the index already knows, component by component.
+
+    `snapshot` holds components read from the source of truth, each stamped with a sequenceId
+    the read is known to reflect. `absent[family]` is the stamp of the read that found no
+    component of that family (`listing`, `stockSnapshot`, or a component family): an indexed
+    component that old is gone from the source and becomes a tombstone. A component newer than
+    the snapshot's stamp wins, so events applied meanwhile are never undone, and events that
+    arrive later merge on top as usual. Overlaying again with a newer `current` gives what one
+    overlay of that `current` gives, which is what lets a re-sync catch up.
+    """
+    cur = current or {}
+    out: dict[str, Any] = {}
+    for key in (LISTING, SNAPSHOT):
+        picked = _pick(snapshot.get(key), cur.get(key), absent.get(key))
+        if picked is not None or key == LISTING:
+            out[key] = picked
+    families = {k for k in (*snapshot, *cur) if k not in (LISTING, SNAPSHOT)}
+    for family in sorted(families):
+        mine, theirs = snapshot.get(family) or {}, cur.get(family) or {}
+        merged: dict[str, Any] = {}
+        for rid in sorted(mine.keys() | theirs.keys()):
+            picked = _pick(mine.get(rid), theirs.get(rid), absent.get(family))
+            if picked is not None:
+                merged[rid] = picked
+        if merged:
+            out[family] = merged
+    return out
+
+
+def _pick(base: dict[str, Any] | None, current: dict[str, Any] | None, absent_at: int | None) -> dict[str, Any] | None:
+    if current is None or (base is not None and current["seq"] <= base["seq"]):
+        return base
+    if base is None and absent_at is not None and current["seq"] <= absent_at:
+        return {"seq": absent_at, "data": None}
+    return current
 
 
 def source_seq(src: dict[str, Any]) -> int:

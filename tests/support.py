@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import sys
 import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -137,6 +140,25 @@ def running_service(
         if keys:
             services.redis.delete(*keys)
         services.redis.close()
+
+
+def service_env(svc: Service, engine_url: str, **extra: str) -> dict[str, str]:
+    """The environment a `listing-search` subprocess needs to join this test's service."""
+    s = svc.services.settings
+    return {
+        **os.environ,
+        "OPENSEARCH_URL": engine_url,
+        "REDIS_URL": s.redis_url,
+        "LISTING_SEARCH_INDEX_PREFIX": s.index_prefix,
+        "LISTING_SEARCH_REDIS_PREFIX": s.redis_prefix,
+        "LISTING_SEARCH_REPLICAS": "0",
+        **extra,
+    }
+
+
+def cli_command() -> list[str]:
+    script = Path(sys.executable).parent / "listing-search"
+    return [str(script)] if script.exists() else [sys.executable, "-m", "listing_search"]
 
 
 def iso(minute: int) -> str:

@@ -1,15 +1,18 @@
-"""Operator jobs: `POST /v1/jobs/reindex`, `GET /v1/jobs/{id}`."""
+"""Operator jobs: reindex, resync, reconcile, roll-horizon, and `GET /v1/jobs/{id}`."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
 from indexer import jobs, schema_registry
+from indexer.context import Services
 from indexer.horizon import roll_horizon
 from indexer.rebuild import start_rebuild
+from indexer.reconcile import start_reconcile
+from indexer.sync_checkpoint import RESYNC_JOB
 from search_api.auth import OperatorDep
 from search_api.errors import ApiError
 from search_api.services import ServicesDep
@@ -28,6 +31,54 @@ def reindex(request: Request, services: ServicesDep) -> JSONResponse:
     generation = schema_registry.load(services.engine, services.names).generation
     enqueue = request.app.state.job_queue.enqueue_rebuild
     job_id = start_rebuild(services, reason="requested by hand", enqueue=enqueue, generation=generation)
+    return JSONResponse({"id": job_id}, status_code=202)
+
+
+def _sync_configured(services: Services) -> None:
+    if not services.settings.sync_configured():
+        raise ApiError(
+            409,
+            "Sharetribe sync is not configured: set LISTING_SEARCH_SHARETRIBE_CLIENT_ID and "
+            "LISTING_SEARCH_SHARETRIBE_CLIENT_SECRET for the API and the job worker",
+        )
+
+
+@router.post(
+    "/resync",
+    status_code=202,
+    summary="Rebuild the index from the Sharetribe Integration API",
+    description="Reads every listing (all states) with its stock, availability exceptions, bookings and stock "
+    "reservations from the Integration API into a new index version, keeps what events taught the index "
+    "after each read, then swaps the alias atomically. The sync keeps polling events meanwhile. Started "
+    "automatically when the sync has no checkpoint or one older than the event retention. 409 when the "
+    "sync is not configured.",
+)
+def resync(request: Request, services: ServicesDep) -> JSONResponse:
+    _sync_configured(services)
+    enqueue = request.app.state.job_queue.enqueue_rebuild
+    job_id = start_rebuild(services, reason="full re-sync requested by hand", enqueue=enqueue, resync=True)
+    services.redis.hset(services.keys.sync, RESYNC_JOB, job_id)
+    return JSONResponse({"id": job_id}, status_code=202)
+
+
+@router.post(
+    "/reconcile",
+    status_code=202,
+    summary="Compare the index with the Integration API and repair drift",
+    description="Scans the marketplace through the Integration API and compares each listing's indexed fields "
+    "with what they should be. Drifted, missing and no-longer-existing listings are repaired through the "
+    "event stream (unless `repair=false`). The job record reports the counts (`checked`, `inSync`, "
+    "`drifted`, `missing`, `gone`, `repairsQueued`) and up to 50 `examples` with the fields that differed. "
+    "Runs nightly (03:30 UTC) when the sync is configured. 409 when it is not.",
+)
+def reconcile(
+    request: Request,
+    services: ServicesDep,
+    repair: bool = Query(True, description="Queue repairs; false only reports"),
+) -> JSONResponse:
+    _sync_configured(services)
+    job_id = start_reconcile(services, reason="requested by hand", repair=repair)
+    request.app.state.job_queue.enqueue_reconcile(job_id, repair=repair)
     return JSONResponse({"id": job_id}, status_code=202)
 
 

@@ -10,6 +10,7 @@ from fastapi.responses import PlainTextResponse
 from indexer import dead_letters
 from indexer.metrics import render
 from indexer.status import full_status
+from indexer.sync import sync_status
 from search_api.auth import OperatorDep
 from search_api.errors import ApiError
 from search_api.services import ServicesDep
@@ -23,10 +24,14 @@ health = APIRouter(tags=["health"])
     summary="Pipeline and index state",
     description="`lastSequenceId` is the highest sequenceId whose effect is searchable; `pending` counts "
     "accepted events not yet searchable. `pending == 0` with `lastSequenceId` equal to the newest "
-    "accepted sequenceId means every accepted event is visible to search.",
+    "accepted sequenceId means every accepted event is visible to search. `sync` shows the Sharetribe "
+    "sync: its checkpoint, when it last polled, its last error and the last full re-sync.",
 )
 def get_status(services: ServicesDep) -> dict[str, Any]:
-    return full_status(services.redis, services.keys, services.engine, services.names)
+    return {
+        **full_status(services.redis, services.keys, services.engine, services.names),
+        "sync": sync_status(services),
+    }
 
 
 @router.get("/v1/dead-letters", summary="Most recent dead letters, newest first")

@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
-import sys
 import time
-from pathlib import Path
 from typing import Any
 
 from opensearchpy import helpers
 
-from tests.support import Service, listing_event, new_id, running_service
+from tests.support import Service, cli_command, listing_event, new_id, running_service, service_env
 
 
 def contents(svc: Service) -> dict[str, Any]:
@@ -21,22 +18,19 @@ def contents(svc: Service) -> dict[str, Any]:
 
 
 def worker_process(svc: Service, engine_url: str, name: str) -> subprocess.Popen[str]:
-    s = svc.services.settings
-    env = {
-        **os.environ,
-        "OPENSEARCH_URL": engine_url,
-        "REDIS_URL": s.redis_url,
-        "LISTING_SEARCH_INDEX_PREFIX": s.index_prefix,
-        "LISTING_SEARCH_REDIS_PREFIX": s.redis_prefix,
-        "LISTING_SEARCH_BATCH_SIZE": "100",
-        "LISTING_SEARCH_CLAIM_IDLE_MS": "1500",
-        "LISTING_SEARCH_LOCK_TTL_MS": "2000",
-        "LISTING_SEARCH_REPLICAS": "0",
-    }
-    script = Path(sys.executable).parent / "listing-search"
-    cmd = [str(script)] if script.exists() else [sys.executable, "-m", "listing_search"]
+    env = service_env(
+        svc,
+        engine_url,
+        LISTING_SEARCH_BATCH_SIZE="100",
+        LISTING_SEARCH_CLAIM_IDLE_MS="1500",
+        LISTING_SEARCH_LOCK_TTL_MS="2000",
+    )
     return subprocess.Popen(
-        [*cmd, "worker", "--name", name], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+        [*cli_command(), "worker", "--name", name],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
     )
 
 

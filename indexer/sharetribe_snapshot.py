@@ -1,0 +1,277 @@
+"""Reading the source of truth (the Integration API) as stamped listing snapshots.
+
+A full re-sync and the reconciliation job both need "what the marketplace holds now", in the
+same shape as documents built from events. Every component read is stamped with a sequenceId
+the read is known to reflect: the newest event seen at Flex just before the read (or the
+newest one we accepted, if higher). `schemas.listing_doc.overlay` then lays the snapshot under
+what the index knows; events newer than the stamp win, older ones are superseded.
+
+Full resources (listings, exceptions, bookings, reservations) converge whatever the stamp,
+because any later change comes with an event carrying the whole resource. Stock adjustments are
+deltas, so a stock snapshot must reflect exactly the adjustments up to its stamp: the tail of
+the event log is read again after each page, and a listing whose stock moved meanwhile is read
+again on its own.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from indexer import stats
+from indexer.context import Services
+from indexer.sharetribe_api import PAGE_SIZE, IntegrationApi, index_included, resolve_included
+from indexer.sync_checkpoint import load_checkpoint, replay_start
+from schemas.availability import utc_today
+from schemas.events import LISTING_STATES, ChangeEvent, classify
+from schemas.listing_doc import LISTING
+from schemas.stock import SNAPSHOT
+
+log = logging.getLogger(__name__)
+
+BOOKING, RESERVATION, EXCEPTION, ADJUSTMENT = "booking", "stockReservation", "availabilityException", "stockAdjustment"
+# A listing whose stock keeps moving while we read it is read again at most this often.
+STOCK_RETRIES = 5
+# Flex answers availability exceptions for at most 366 days per query.
+EXCEPTION_WINDOW_DAYS = 366
+
+
+@dataclass
+class ListingSnapshot:
+    listing_id: str
+    src: dict[str, Any]
+    # Component family -> the stamp of the read that found none of it.
+    absent: dict[str, int]
+
+    def as_json(self) -> dict[str, Any]:
+        return {"lid": self.listing_id, "src": self.src, "absent": self.absent}
+
+
+@dataclass
+class ScanStats:
+    listings: int = 0
+    exceptions: int = 0
+    bookings: int = 0
+    reservations: int = 0
+    skipped: list[str] = field(default_factory=list)
+    stock_rereads: int = 0
+
+
+class TailTracker:
+    """Follows the newest event at Flex, read-only, so reads can be stamped."""
+
+    def __init__(
+        self, api: IntegrationApi, *, after: int | None, created_at_start: str | None, floor: Callable[[], int]
+    ) -> None:
+        self.api = api
+        self.cursor = after
+        self.created_at_start = created_at_start
+        self.floor = floor
+        self.tail = after or 0
+
+    def poll(self) -> list[ChangeEvent]:
+        """Every event since the last poll (classified; others only move the cursor)."""
+        seen: list[ChangeEvent] = []
+        while True:
+            page = self.api.events(after=self.cursor, created_at_start=None if self.cursor else self.created_at_start)
+            for raw in page:
+                seq = (raw.get("attributes") or {}).get("sequenceId") if isinstance(raw, dict) else None
+                if isinstance(seq, int):
+                    self.cursor = max(self.cursor or 0, seq)
+                    self.tail = max(self.tail, seq)
+                found = classify(raw)
+                if isinstance(found, ChangeEvent):
+                    seen.append(found)
+            if len(page) < PAGE_SIZE:
+                return seen
+
+    def stamp(self) -> int:
+        """A sequenceId every read from now on reflects."""
+        self.poll()
+        return max(self.tail, self.floor())
+
+
+def _synthetic(family: str, stamp: int, resource: dict[str, Any]) -> ChangeEvent | None:
+    """A resource read from the API, classified exactly as an event carrying it would be."""
+    event = {
+        "id": str(uuid.uuid4()),
+        "type": "event",
+        "attributes": {
+            "sequenceId": stamp,
+            "eventType": f"{family}/updated",
+            "resourceId": resource.get("id"),
+            "resourceType": family,
+            "resource": resource,
+        },
+    }
+    found = classify(event)
+    return found if isinstance(found, ChangeEvent) else None
+
+
+def _with_listing(resource: dict[str, Any], listing_id: str) -> dict[str, Any]:
+    rels = dict(resource.get("relationships") or {})
+    rels["listing"] = {"data": {"id": listing_id, "type": "listing"}}
+    return {**resource, "relationships": rels}
+
+
+def _ref(resource: dict[str, Any], name: str) -> tuple[str, str] | None:
+    rel = (resource.get("relationships") or {}).get(name)
+    data = rel.get("data") if isinstance(rel, dict) else None
+    if isinstance(data, dict) and isinstance(data.get("id"), str):
+        return str(data.get("type")), data["id"]
+    return None
+
+
+class SourceScan:
+    def __init__(self, api: IntegrationApi, tracker: TailTracker, *, today: date) -> None:
+        self.api = api
+        self.tracker = tracker
+        self.today = today
+        self.stats = ScanStats()
+        self.tx_stamp = 0
+        self.start_stamp = 0
+        self._by_listing: dict[str, dict[str, dict[str, Any]]] = defaultdict(lambda: defaultdict(dict))
+
+    def read_transactions(self) -> None:
+        """Bookings and stock reservations, which Flex exposes through their transactions."""
+        self.tx_stamp = self.tracker.stamp()
+        for data, included in self.api.pages("transactions/query", {"include": "booking,stockReservation"}):
+            found = index_included(included)
+            for tx in data:
+                listing = _ref(tx, "listing")
+                if listing is None:
+                    continue
+                for rel, family in (("booking", BOOKING), ("stockReservation", RESERVATION)):
+                    ref = _ref(tx, rel)
+                    resource = found.get(ref) if ref else None
+                    if resource is None:
+                        continue
+                    ev = _synthetic(family, self.tx_stamp, _with_listing(resource, listing[1]))
+                    if ev is None:
+                        self.stats.skipped.append(f"{family} {ref[1] if ref else '?'}: not valid")
+                        continue
+                    self._by_listing[ev.listing_id][family][ev.resource_id] = {"seq": ev.seq, "data": ev.resource}
+                    if family == BOOKING:
+                        self.stats.bookings += 1
+                    else:
+                        self.stats.reservations += 1
+
+    def listings(self) -> Iterator[list[ListingSnapshot]]:
+        """Every listing in every state, a page at a time."""
+        self.start_stamp = self.tracker.stamp()
+        pager = self.api.pages("listings/query", {"states": ",".join(LISTING_STATES), "include": "currentStock"})
+        while True:
+            stamp = self.tracker.stamp()
+            page = next(pager, None)
+            if page is None:
+                return
+            data, included = page
+            resources = {str(r.get("id")): resolve_included(r, included) for r in data}
+            stamps = dict.fromkeys(resources, stamp)
+            for lid in self._stock_moved(stamp, set(resources)):
+                got = self._reread(lid)
+                if got is None:
+                    resources.pop(lid, None)
+                else:
+                    resources[lid], stamps[lid] = got
+            snapshots = [s for lid, res in resources.items() if (s := self._listing(lid, res, stamps[lid]))]
+            self._add_exceptions(snapshots)
+            self.stats.listings += len(snapshots)
+            yield snapshots
+
+    def absent_everywhere(self) -> dict[str, int]:
+        """Stamps for a listing the source no longer has."""
+        stamp = self.start_stamp
+        return {
+            LISTING: stamp,
+            SNAPSHOT: stamp,
+            ADJUSTMENT: stamp,
+            EXCEPTION: stamp,
+            BOOKING: self.tx_stamp,
+            RESERVATION: self.tx_stamp,
+        }
+
+    def _stock_moved(self, stamp: int, listing_ids: set[str]) -> set[str]:
+        moved: set[str] = set()
+        for ev in self.tracker.poll():
+            if ev.seq <= stamp or ev.listing_id not in listing_ids:
+                continue
+            if ev.family == ADJUSTMENT or (
+                ev.family == LISTING and (ev.resource or {}).get("currentStock") is not None
+            ):
+                moved.add(ev.listing_id)
+        return moved
+
+    def _reread(self, listing_id: str) -> tuple[dict[str, Any], int] | None:
+        resource: dict[str, Any] | None = None
+        stamp = 0
+        for _ in range(STOCK_RETRIES):
+            self.stats.stock_rereads += 1
+            stamp = self.tracker.stamp()
+            resource = self.api.show_listing(listing_id)
+            if resource is None:
+                return None
+            if not self._stock_moved(stamp, {listing_id}):
+                return resource, stamp
+        log.warning("stock of listing %s kept moving while read; it may be off until its next change", listing_id)
+        return (resource, stamp) if resource is not None else None
+
+    def _listing(self, listing_id: str, resource: dict[str, Any], stamp: int) -> ListingSnapshot | None:
+        ev = _synthetic(LISTING, stamp, resource)
+        if ev is None:
+            self.stats.skipped.append(f"listing {listing_id}: not valid")
+            return None
+        src: dict[str, Any] = {LISTING: {"seq": stamp, "data": ev.resource}}
+        stock = (ev.resource or {}).get("currentStock")
+        if stock is not None:
+            src[SNAPSHOT] = {"seq": stamp, "data": {"quantity": stock}}
+        for family, components in self._by_listing.pop(ev.listing_id, {}).items():
+            src[family] = dict(components)
+        absent = {SNAPSHOT: stamp, ADJUSTMENT: stamp, BOOKING: self.tx_stamp, RESERVATION: self.tx_stamp}
+        return ListingSnapshot(ev.listing_id, src, absent)
+
+    def _add_exceptions(self, snapshots: list[ListingSnapshot]) -> None:
+        stamp = self.tracker.stamp()
+        start = datetime.combine(self.today - timedelta(days=1), datetime.min.time(), UTC)
+        end = start + timedelta(days=EXCEPTION_WINDOW_DAYS)
+        window = {"start": _iso(start), "end": _iso(end)}
+        for snap in snapshots:
+            snap.absent[EXCEPTION] = stamp
+            if (snap.src[LISTING]["data"] or {}).get("availabilityPlan") is None:
+                continue
+            found: dict[str, Any] = {}
+            for data, _ in self.api.pages("availability_exceptions/query", {"listingId": snap.listing_id, **window}):
+                for resource in data:
+                    ev = _synthetic(EXCEPTION, stamp, _with_listing(resource, snap.listing_id))
+                    if ev is not None:
+                        found[ev.resource_id] = {"seq": stamp, "data": ev.resource}
+            if found:
+                snap.src[EXCEPTION] = found
+                self.stats.exceptions += len(found)
+
+
+def _iso(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.000Z")
+
+
+def scan_from_checkpoint(services: Services, api: IntegrationApi) -> SourceScan:
+    """A scan whose tail tracking starts where the sync's checkpoint is (or a little before now)."""
+    checkpoint = load_checkpoint(services)
+
+    def floor() -> int:
+        # The newest sequenceId accepted so far: every read from now on reflects it.
+        raw = services.redis.hget(services.keys.stats, stats.ACCEPTED_SEQ)
+        return int(raw) if raw is not None else 0
+
+    tracker = TailTracker(
+        api,
+        after=checkpoint.sequence_id,
+        created_at_start=checkpoint.created_at_start or replay_start(services),
+        floor=floor,
+    )
+    return SourceScan(api, tracker, today=utc_today())

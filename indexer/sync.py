@@ -1,0 +1,197 @@
+"""The Sharetribe sync: poll `events/query` into the intake, checkpoint in the same transaction.
+
+One poll (a Celery beat tick) reads pages of events after the checkpoint and hands each page to
+`intake.accept`, whose transaction also moves the checkpoint: events are queued ⇔ the
+checkpoint covers them, so a crash anywhere neither skips nor loses a page (at worst a page is
+read twice, and duplicates are harmless). A full page is followed at once by the next one.
+
+With no checkpoint, or one not polled within Flex's event retention, events may be missing: the
+poll then starts a full re-sync (a rebuild whose source is the Integration API) and continues
+polling from a little before that moment, which is what the re-sync's snapshot reflects.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from redis.client import Pipeline
+
+from indexer import intake, jobs
+from indexer.context import Services
+from indexer.rebuild import start_rebuild
+from indexer.sharetribe_api import PAGE_SIZE, IntegrationApi, SharetribeError, SharetribeUnavailable
+from indexer.sync_checkpoint import (
+    CREATED_AT_START,
+    EVENTS,
+    LAST_ERROR,
+    LAST_ERROR_AT,
+    PAGES,
+    POLLED_AT,
+    RESYNC_JOB,
+    RESYNC_REASON,
+    SEQ,
+    Checkpoint,
+    load_checkpoint,
+    replay_start,
+)
+
+log = logging.getLogger(__name__)
+
+LOCK_TTL_MS = 10 * 60_000
+RESYNC_RETRY_S = 60.0
+DAY_S = 86_400.0
+
+
+@dataclass
+class PollReport:
+    pages: int = 0
+    events: int = 0
+    accepted: int = 0
+    resync_job: str | None = None
+    stopped_by: str | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "pages": self.pages,
+            "events": self.events,
+            "accepted": self.accepted,
+            "resyncJob": self.resync_job,
+            "stoppedBy": self.stopped_by,
+        }
+
+
+def retention_safety_s(retention_days: float) -> float:
+    """How much earlier than retention we give up on a checkpoint: a day, or a tenth if shorter."""
+    return min(DAY_S, retention_days * DAY_S / 10)
+
+
+def too_old(checkpoint: Checkpoint, services: Services, now_ms: int) -> bool:
+    if checkpoint.polled_at_ms is None:
+        return True
+    days = services.settings.sync_retention_days
+    limit_s = days * DAY_S - retention_safety_s(days)
+    return (now_ms - checkpoint.polled_at_ms) / 1000 > limit_s
+
+
+def poll(services: Services, api: IntegrationApi, *, enqueue: Callable[[str], None]) -> PollReport:
+    """One beat tick: a re-sync if needed, then pages of events until a short page."""
+    r, keys, settings = services.redis, services.keys, services.settings
+    report = PollReport()
+    token = str(uuid.uuid4())
+    if not r.set(keys.sync_lock, token, nx=True, px=LOCK_TTL_MS):
+        report.stopped_by = "another poll is running"
+        return report
+    try:
+        checkpoint = load_checkpoint(services)
+        now_ms = int(time.time() * 1000)
+        if checkpoint.empty or too_old(checkpoint, services, now_ms):
+            reason = "no checkpoint" if checkpoint.empty else "the checkpoint is older than the event retention"
+            report.resync_job = start_resync(services, enqueue=enqueue, reason=reason)
+            checkpoint = load_checkpoint(services)
+        elif (job := _failed_resync(services, now_ms)) is not None:
+            # Events keep flowing from the checkpoint meanwhile; a re-sync started later is
+            # just as correct (its snapshot is stamped from wherever the checkpoint is then).
+            report.resync_job = start_rebuild(
+                services, reason=f"full re-sync: retry after {job} failed", enqueue=enqueue, resync=True
+            )
+            r.hset(keys.sync, RESYNC_JOB, report.resync_job)
+        for _ in range(settings.sync_max_pages_per_run):
+            page = api.events(after=checkpoint.sequence_id, created_at_start=checkpoint.created_at_start)
+            report.pages += 1
+            polled = int(time.time() * 1000)
+            if not page:
+                r.hset(keys.sync, POLLED_AT, polled)
+                break
+            seqs = [s for e in page if isinstance(s := ((e.get("attributes") or {}).get("sequenceId")), int)]
+            newest = max(seqs) if seqs else checkpoint.sequence_id
+
+            def advance(
+                pipe: Pipeline, newest: int | None = newest, polled: int = polled, count: int = len(page)
+            ) -> None:
+                pipe.hset(
+                    keys.sync, mapping={POLLED_AT: polled} if newest is None else {SEQ: newest, POLLED_AT: polled}
+                )
+                if newest is not None:
+                    pipe.hdel(keys.sync, CREATED_AT_START)
+                pipe.hincrby(keys.sync, PAGES, 1)
+                pipe.hincrby(keys.sync, EVENTS, count)
+
+            try:
+                result = intake.accept(r, keys, page, max_pending=settings.max_pending_events, also=advance)
+            except intake.Backpressure as exc:
+                report.stopped_by = f"backpressure: {exc}"
+                break
+            report.events += len(page)
+            report.accepted += result.accepted
+            checkpoint = Checkpoint(newest, None if newest is not None else checkpoint.created_at_start, polled)
+            # A page with no readable sequenceId cannot move the checkpoint: stop rather than loop.
+            if len(page) < PAGE_SIZE or newest is None:
+                break
+        r.hdel(keys.sync, LAST_ERROR, LAST_ERROR_AT)
+        return report
+    except (SharetribeError, SharetribeUnavailable) as exc:
+        r.hset(keys.sync, mapping={LAST_ERROR: str(exc)[:1000], LAST_ERROR_AT: int(time.time() * 1000)})
+        report.stopped_by = str(exc)
+        log.warning("sync stopped: %s (checkpoint unchanged)", exc)
+        return report
+    finally:
+        if r.get(keys.sync_lock) in (token, token.encode()):
+            r.delete(keys.sync_lock)
+
+
+def _failed_resync(services: Services, now_ms: int) -> str | None:
+    """The last re-sync, if it failed more than RESYNC_RETRY_S ago and must be tried again."""
+    raw = services.redis.hget(services.keys.sync, RESYNC_JOB)
+    if raw is None:
+        return None
+    job_id = raw.decode() if isinstance(raw, bytes) else str(raw)
+    rec = jobs.get(services.redis, services.keys, job_id)
+    if rec is None or rec["state"] != jobs.FAILED:
+        return None
+    return job_id if now_ms - int(rec.get("finishedAt") or rec["updatedAt"]) > RESYNC_RETRY_S * 1000 else None
+
+
+def start_resync(services: Services, *, enqueue: Callable[[str], None], reason: str) -> str:
+    """Start (or join) a full re-sync and poll events from a little before now meanwhile."""
+    r, keys = services.redis, services.keys
+    pipe = r.pipeline(transaction=True)
+    pipe.hdel(keys.sync, SEQ)
+    pipe.hset(
+        keys.sync,
+        mapping={CREATED_AT_START: replay_start(services), POLLED_AT: int(time.time() * 1000), RESYNC_REASON: reason},
+    )
+    pipe.execute()
+    job_id = start_rebuild(services, reason=f"full re-sync: {reason}", enqueue=enqueue, resync=True)
+    r.hset(keys.sync, RESYNC_JOB, job_id)
+    log.info("full re-sync %s started: %s", job_id, reason)
+    return job_id
+
+
+def sync_status(services: Services) -> dict[str, Any]:
+    """The sync's part of `GET /v1/status`."""
+    settings = services.settings
+    raw: Any = services.redis.hgetall(services.keys.sync)
+    got = {k.decode(): v.decode() for k, v in raw.items()}
+    resync = got.get(RESYNC_JOB)
+    rec = jobs.get(services.redis, services.keys, resync) if resync else None
+    return {
+        "configured": settings.sync_configured(),
+        "baseUrl": settings.sharetribe_base_url if settings.sync_configured() else None,
+        "checkpoint": {
+            "sequenceId": int(got[SEQ]) if SEQ in got else None,
+            "createdAtStart": got.get(CREATED_AT_START),
+            "polledAt": int(got[POLLED_AT]) if POLLED_AT in got else None,
+        },
+        "pages": int(got.get(PAGES, 0)),
+        "events": int(got.get(EVENTS, 0)),
+        "lastError": got.get(LAST_ERROR),
+        "lastErrorAt": int(got[LAST_ERROR_AT]) if LAST_ERROR_AT in got else None,
+        "resync": None
+        if rec is None
+        else {"job": resync, "state": rec["state"], "phase": rec.get("phase"), "reason": got.get(RESYNC_REASON)},
+    }

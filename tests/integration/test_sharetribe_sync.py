@@ -1,0 +1,253 @@
+"""The Sharetribe sync against the local stand-in: paging, the full re-sync, a 429 storm, a
+retention gap, and the reconciliation job."""
+
+from __future__ import annotations
+
+import random
+import signal
+import subprocess
+import time
+
+from indexer import jobs, stats
+from indexer.reconcile import Reconciler, start_reconcile
+from indexer.sync_checkpoint import POLLED_AT, load_checkpoint
+from tests.sharetribe_standin import CLIENT_ID, CLIENT_SECRET, Marketplace
+from tests.support import Service, cli_command, listing_event, new_id, running_service, service_env
+from tests.sync_support import Driver, assert_index_matches, standin, sync_settings
+
+
+def test_first_sync_resyncs_pages_and_follows_events(engine_url: str, redis_url: str) -> None:
+    # One page per query window: listings/query must continue with createdAtEnd past the limit.
+    with standin(pagination_limit=1) as (stand, url):
+        market = stand.market
+        rng = random.Random(11)
+        market.random_changes(rng, 1500)
+        with running_service(engine_url, redis_url, **sync_settings(url)) as svc:
+            driver = Driver(svc)
+            try:
+                first = driver.poll()
+                # No checkpoint: a full re-sync starts, and events are read from just before it.
+                assert first.resync_job is not None
+                # A full page is followed at once by the next: every event (~1,500) in one tick.
+                count = len(market.events)
+                assert count > 1400 and first.events == count and first.pages == count // 100 + 1, first
+                market.random_changes(rng, 300)  # while the re-sync may still run
+                driver.settle()
+                assert_index_matches(svc, market)
+
+                job = jobs.get(svc.services.redis, svc.services.keys, first.resync_job)
+                assert job is not None and job["kind"] == "resync" and job["state"] == "succeeded", job
+                assert job["sourceListings"] > 100 and job["apiRequests"] > 0
+                windows = [p for p in stand.requests_to("listings/query") if "createdAtEnd" in p]
+                assert windows, "the pagination limit was never worked around"
+                assert all(int(p["page"]) == 1 for p in stand.requests_to("listings/query"))
+
+                # Then it follows the events: the checkpoint is the newest sequenceId.
+                before = len(market.events)
+                market.random_changes(rng, 250)
+                report = driver.poll()
+                fresh = len(market.events) - before
+                assert report.events == fresh and report.pages == fresh // 100 + 1 and report.resync_job is None
+                assert load_checkpoint(svc.services).sequence_id == market.seq
+                driver.settle()
+                assert_index_matches(svc, market)
+                status = svc.status()["sync"]
+                assert status["configured"] and status["checkpoint"]["sequenceId"] == market.seq
+                assert status["resync"]["state"] == "succeeded" and status["lastError"] is None
+            finally:
+                driver.close()
+
+
+def test_a_429_storm_is_ridden_out_and_a_long_one_moves_nothing(engine_url: str, redis_url: str) -> None:
+    with standin() as (stand, url):
+        market = stand.market
+        rng = random.Random(5)
+        market.random_changes(rng, 200)
+        with running_service(engine_url, redis_url, **sync_settings(url, sync_give_up_seconds=5.0)) as svc:
+            driver = Driver(svc)
+            try:
+                driver.settle()
+                assert_index_matches(svc, market)
+
+                stand.faults = [429] * 8 + [503, 502] + [429] * 4
+                before = len(market.events)
+                market.random_changes(rng, 250)
+                report = driver.poll()
+                assert report.stopped_by is None and report.events == len(market.events) - before, report
+                assert stand.faults == [] and driver.api.stats.throttled >= 12
+                driver.settle()
+                assert_index_matches(svc, market)
+
+                # A storm longer than the sync waits: it gives up, the checkpoint stays put and
+                # status says why; the next tick after the storm catches up.
+                before = load_checkpoint(svc.services).sequence_id
+                stand.faults = [429] * 100_000
+                market.random_changes(rng, 80)
+                report = driver.poll()
+                assert report.stopped_by is not None and "gave up" in report.stopped_by
+                assert load_checkpoint(svc.services).sequence_id == before
+                sync = svc.status()["sync"]
+                assert sync["lastError"] and "429" in sync["lastError"]
+                stand.faults = []
+                driver.settle()
+                assert_index_matches(svc, market)
+                assert svc.status()["sync"]["lastError"] is None
+            finally:
+                driver.close()
+
+
+def test_a_retention_gap_triggers_a_full_resync(engine_url: str, redis_url: str) -> None:
+    with standin() as (stand, url):
+        market = stand.market
+        rng = random.Random(23)
+        market.random_changes(rng, 300)
+        # No clock margin: after the re-sync only events from its start on are replayed, so the
+        # gap's changes can only come from the snapshot.
+        with running_service(engine_url, redis_url, **sync_settings(url, sync_clock_margin_seconds=0)) as svc:
+            driver = Driver(svc)
+            try:
+                driver.settle()
+                assert_index_matches(svc, market)
+                indexed_before = set(market.listings)
+
+                # The sync is down longer than the retention; the marketplace changes, and the
+                # events of that time are gone when it comes back.
+                market.random_changes(rng, 600)
+                market.forget_events_through(market.seq)
+                deleted_in_gap = indexed_before - set(market.listings)
+                assert deleted_in_gap, "the gap should delete some listings"
+                old = int(time.time() * 1000) - 100 * 86_400_000
+                svc.services.redis.hset(svc.services.keys.sync, POLLED_AT, old)
+
+                report = driver.poll()
+                assert report.resync_job is not None
+                job = jobs.get(svc.services.redis, svc.services.keys, report.resync_job)
+                assert job is not None and "retention" in job["reason"]
+                market.random_changes(rng, 100)  # events after the gap arrive as usual
+                driver.settle()
+                assert_index_matches(svc, market)
+                visible = svc.id_set()
+                assert not visible & deleted_in_gap
+            finally:
+                driver.close()
+
+
+def test_reconciliation_finds_and_repairs_drift(engine_url: str, redis_url: str) -> None:
+    with standin() as (stand, url):
+        market = stand.market
+        rng = random.Random(3)
+        market.random_changes(rng, 300)
+        with running_service(engine_url, redis_url, **sync_settings(url)) as svc:
+            driver = Driver(svc)
+            try:
+                driver.settle()
+                assert_index_matches(svc, market)
+                services = svc.services
+                engine, alias = services.engine, services.names.alias
+                published = sorted(lid for lid, r in market.listings.items() if r["attributes"]["state"] == "published")
+                # Drift of three kinds: a listing whose events were missed, a document with a
+                # wrong price, and a listing the marketplace never had (an event from elsewhere).
+                lost = market.create_listing(title="missed")
+                services.redis.hset(services.keys.sync, "sequenceId", market.seq)
+                wrong = published[1]
+                doc = engine.get(index=alias, id=wrong)
+                engine.index(
+                    index=alias,
+                    id=wrong,
+                    body={**doc["_source"], "priceAmount": 1},
+                    params={"version": doc["_version"], "version_type": "external_gte", "refresh": "true"},
+                )
+                stray = new_id()
+                accepted = int(services.redis.hget(services.keys.stats, stats.ACCEPTED_SEQ) or 0)
+                svc.send([listing_event(accepted + 1, stray, event_type="listing/created")])
+                driver.settle()
+                assert stray in svc.id_set() and lost not in svc.id_set()
+
+                job_id = start_reconcile(services, reason="test", repair=True)
+                result = Reconciler(services, job_id).run()
+                assert result["missing"] == 1 and result["gone"] == 1 and result["drifted"] == 1, result
+                assert result["repairsQueued"] == 3 and result["checked"] == len(market.listings)
+                rec = jobs.get(services.redis, services.keys, job_id)
+                assert rec is not None and rec["state"] == "succeeded"
+                kinds = {e["id"]: (e["kind"], e["fields"]) for e in rec["examples"]}
+                assert kinds[lost][0] == "missing" and kinds[stray][0] == "gone"
+                assert kinds[wrong] == ("drifted", ["priceAmount"])
+
+                svc.wait_searchable()
+                assert_index_matches(svc, market)
+                again = Reconciler(services, start_reconcile(services, reason="test", repair=False), repair=False).run()
+                assert again["inSync"] == again["checked"] == len(market.listings)
+                assert again["drifted"] == again["missing"] == again["gone"] == 0
+            finally:
+                driver.close()
+
+
+def jobs_process(svc: Service, engine_url: str, standin_url: str) -> subprocess.Popen[str]:
+    """`listing-search jobs --beat`, as deployed: beat ticks the sync, the worker runs the jobs."""
+    env = service_env(
+        svc,
+        engine_url,
+        LISTING_SEARCH_SHARETRIBE_BASE_URL=standin_url,
+        LISTING_SEARCH_SHARETRIBE_CLIENT_ID=CLIENT_ID,
+        LISTING_SEARCH_SHARETRIBE_CLIENT_SECRET=CLIENT_SECRET,
+        LISTING_SEARCH_SYNC_INTERVAL_SECONDS="0.5",
+    )
+    return subprocess.Popen(
+        [*cli_command(), "jobs", "--beat"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+    )
+
+
+def wait_matching(svc: Service, market: Marketplace, proc: subprocess.Popen[str], timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        assert proc.poll() is None, proc.stderr.read() if proc.stderr else "jobs process died"
+        status = svc.status()
+        caught_up = status["sync"]["checkpoint"]["sequenceId"] == market.seq
+        resync = status["sync"]["resync"]
+        if caught_up and (resync is None or resync["state"] == "succeeded") and status["pending"] == 0:
+            try:
+                assert_index_matches(svc, market)
+                return
+            except AssertionError:
+                if time.monotonic() > deadline:
+                    raise
+        assert time.monotonic() < deadline, f"not in sync after {timeout}s: {status['sync']}"
+        time.sleep(0.2)
+
+
+def stop(proc: subprocess.Popen[str]) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)
+
+
+def test_celery_beat_syncs_and_a_restart_continues_from_the_checkpoint(engine_url: str, redis_url: str) -> None:
+    with standin() as (stand, url):
+        market = stand.market
+        rng = random.Random(41)
+        market.random_changes(rng, 400)
+        with running_service(engine_url, redis_url) as svc:
+            first = jobs_process(svc, engine_url, url)
+            try:
+                wait_matching(svc, market, first)  # no checkpoint: a full re-sync, then events
+            finally:
+                first.kill()  # no goodbye: whatever it held is the checkpoint's problem
+                first.wait(10)
+            checkpoint = load_checkpoint(svc.services).sequence_id
+            assert checkpoint == market.seq
+            resyncs = len(stand.requests_to("listings/query"))
+            seen = len(stand.requests_to("events/query"))
+
+            market.random_changes(rng, 300)  # while nothing polls
+            second = jobs_process(svc, engine_url, url)
+            try:
+                wait_matching(svc, market, second)
+            finally:
+                stop(second)
+            later = stand.requests_to("events/query")[seen:]
+            assert later[0] == {"startAfterSequenceId": str(checkpoint)}
+            assert len(stand.requests_to("listings/query")) == resyncs  # no second re-sync
