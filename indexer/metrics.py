@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import bisect
 import threading
+import time
 from typing import Any, Final
 
 import redis
@@ -13,6 +14,7 @@ import redis
 from indexer import jobs
 from indexer.redis_keys import RedisKeys
 from indexer.status import pipeline_status
+from indexer.sync_checkpoint import EVENTS, LAST_ERROR, POLLED_AT, SEQ
 
 BUCKETS: Final = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
@@ -106,4 +108,24 @@ def render(client: redis.Redis, keys: RedisKeys, query_latency: Histogram) -> st
         "# TYPE listing_search_rebuild_progress_ratio gauge",
         f"listing_search_rebuild_progress_ratio {done / total_docs if total_docs else 0}",
     ]
+    lines += _sync_lines(client, keys)
     return "\n".join(lines) + "\n"
+
+
+def _sync_lines(client: redis.Redis, keys: RedisKeys) -> list[str]:
+    raw: Any = client.hgetall(keys.sync)
+    if not raw:
+        return []
+    got = {k.decode(): v.decode() for k, v in raw.items()}
+    polled = int(got.get(POLLED_AT, 0))
+    age = max(0.0, time.time() - polled / 1000) if polled else 0.0
+    out: list[str] = []
+    for name, kind, value, help_ in (
+        ("sync_events_total", "counter", int(got.get(EVENTS, 0)), "Events read from the Integration API."),
+        ("sync_checkpoint_sequence_id", "gauge", int(got.get(SEQ, 0)), "The sync's checkpoint (0 while re-syncing)."),
+        ("sync_last_poll_age_seconds", "gauge", round(age, 3), "Time since the last successful poll."),
+        ("sync_failing", "gauge", int(LAST_ERROR in got), "1 while the last poll failed (see status)."),
+    ):
+        out += [f"# HELP listing_search_{name} {help_}", f"# TYPE listing_search_{name} {kind}"]
+        out.append(f"listing_search_{name} {value}")
+    return out

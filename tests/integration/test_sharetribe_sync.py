@@ -12,7 +12,7 @@ from indexer import jobs, stats
 from indexer.reconcile import Reconciler, start_reconcile
 from indexer.sync_checkpoint import POLLED_AT, load_checkpoint
 from tests.sharetribe_standin import CLIENT_ID, CLIENT_SECRET, Marketplace
-from tests.support import Service, cli_command, listing_event, new_id, running_service, service_env
+from tests.support import OPERATOR_TOKEN, Service, cli_command, listing_event, new_id, running_service, service_env
 from tests.sync_support import Driver, assert_index_matches, standin, sync_settings
 
 
@@ -230,7 +230,7 @@ def test_celery_beat_syncs_and_a_restart_continues_from_the_checkpoint(engine_ur
         market = stand.market
         rng = random.Random(41)
         market.random_changes(rng, 400)
-        with running_service(engine_url, redis_url) as svc:
+        with running_service(engine_url, redis_url, **sync_settings(url)) as svc:
             first = jobs_process(svc, engine_url, url)
             try:
                 wait_matching(svc, market, first)  # no checkpoint: a full re-sync, then events
@@ -246,8 +246,33 @@ def test_celery_beat_syncs_and_a_restart_continues_from_the_checkpoint(engine_ur
             second = jobs_process(svc, engine_url, url)
             try:
                 wait_matching(svc, market, second)
+                later = stand.requests_to("events/query")[seen:]
+                assert later[0] == {"startAfterSequenceId": str(checkpoint)}
+                assert len(stand.requests_to("listings/query")) == resyncs  # no second re-sync
+
+                # The operator's side (API and CLI) runs its jobs on the same job worker.
+                job_id = svc.operator.post("/v1/jobs/reconcile", params={"repair": "false"}).json()["id"]
+                done = svc.wait_job(job_id)
+                assert done["state"] == "succeeded", done
+                assert done["inSync"] == done["checked"] == len(market.listings)
+                market.random_changes(rng, 100)
+                cli = subprocess.run(
+                    [*cli_command(), "resync", "--url", svc.url, "--token", OPERATOR_TOKEN],
+                    capture_output=True,
+                    text=True,
+                    timeout=300,
+                )
+                assert cli.returncode == 0 and " done: " in cli.stdout, cli.stderr
+                assert len(stand.requests_to("listings/query")) > resyncs
+                wait_matching(svc, market, second)
             finally:
                 stop(second)
-            later = stand.requests_to("events/query")[seen:]
-            assert later[0] == {"startAfterSequenceId": str(checkpoint)}
-            assert len(stand.requests_to("listings/query")) == resyncs  # no second re-sync
+
+
+def test_resync_and_reconcile_need_the_sync_configured(service: Service) -> None:
+    for path in ("/v1/jobs/resync", "/v1/jobs/reconcile"):
+        resp = service.operator.post(path)
+        assert resp.status_code == 409, resp.text
+        assert "not configured" in resp.json()["errors"][0]["details"]
+        assert service.public.post(path).status_code == 401
+    assert service.status()["sync"]["configured"] is False
