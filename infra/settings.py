@@ -66,7 +66,8 @@ class Settings(BaseSettings):
     sync_timeout_seconds: float = Field(default=30.0, gt=0)
 
     def sync_configured(self) -> bool:
-        return bool(self.sharetribe_client_id and self.sharetribe_client_secret)
+        secret = self.sharetribe_client_secret.get_secret_value() if self.sharetribe_client_secret else ""
+        return bool(self.sharetribe_client_id) and bool(secret)
 
     def operator_secret(self) -> str | None:
         return self.operator_token.get_secret_value() if self.operator_token else None
