@@ -95,15 +95,16 @@ def register_tasks(app: Celery, services: ServicesFor) -> None:
     def roll(index_prefix: str, redis_prefix: str) -> int:
         return roll_horizon(services(index_prefix, redis_prefix))
 
+    @cache
+    def integration_api(index_prefix: str, redis_prefix: str) -> IntegrationApi:
+        # One client per deployment, so its token lives across ticks (Flex's lasts hours).
+        return IntegrationApi.from_settings(services(index_prefix, redis_prefix).settings)
+
     @app.task(name=SYNC_TASK, shared=False)  # type: ignore[untyped-decorator]
     def sync_tick(index_prefix: str, redis_prefix: str) -> dict[str, Any]:
         scoped = services(index_prefix, redis_prefix)
-        api = IntegrationApi.from_settings(scoped.settings)
-        try:
-            enqueue = JobQueue(app, scoped.settings).enqueue_rebuild
-            return poll(scoped, api, enqueue=enqueue).as_json()
-        finally:
-            api.close()
+        enqueue = JobQueue(app, scoped.settings).enqueue_rebuild
+        return poll(scoped, integration_api(index_prefix, redis_prefix), enqueue=enqueue).as_json()
 
     @app.task(name=RECONCILE_TASK, shared=False)  # type: ignore[untyped-decorator]
     def reconcile(job_id: str | None, index_prefix: str, redis_prefix: str, repair: bool) -> None:

@@ -120,41 +120,35 @@ class IntegrationApi:
             return None
         return resolve_included(resource, body.get("included") or [])
 
-    def pages(
-        self, path: str, params: Mapping[str, str]
-    ) -> Iterator[tuple[list[dict[str, Any]], list[dict[str, Any]]]]:
-        """Every page of a query as (data, included).
+    def pages(self, path: str, params: Mapping[str, str], *, keyset: bool = True) -> Iterator[Page]:
+        """Every item of a query, a page at a time, as (data, included).
 
-        Flex caps how deep `page` may go (`meta.paginationLimit`); results come newest first, so
-        past the cap the query continues with `createdAtEnd` at the oldest item seen, skipping
-        items already returned (several can share a timestamp).
+        `keyset` (listings, transactions: newest first): each request asks for the items older
+        than the oldest one seen (`createdAtEnd`, one millisecond past it for ties, duplicates
+        skipped). Offsets would skip an item whenever one before it is deleted mid-scan, and a
+        scan that misses a listing would take it for deleted; keyset paging cannot, and it
+        never reaches Flex's `paginationLimit`. Without `keyset`, plain `page` numbers.
         """
         seen: set[str] = set()
         window: dict[str, str] = dict(params)
+        page = 1
         while True:
-            page = 1
-            oldest: str | None = None
-            while True:
-                body = self.get(path, {**window, "page": str(page), "perPage": str(PAGE_SIZE)})
-                data = [d for d in body.get("data") or [] if isinstance(d, dict) and d.get("id") not in seen]
-                seen.update(str(d.get("id")) for d in data)
-                if data:
-                    yield data, list(body.get("included") or [])
-                    created = [c for d in data if isinstance(c := (d.get("attributes") or {}).get("createdAt"), str)]
-                    if created:
-                        oldest = min(created) if oldest is None else min(oldest, *created)
-                meta = body.get("meta") or {}
-                total_pages = int(meta.get("totalPages") or 0)
-                limit = meta.get("paginationLimit")
-                if page >= total_pages:
-                    return
-                if isinstance(limit, int) and page >= limit:
-                    break
-                page += 1
-            if oldest is None:
+            body = self.get(path, {**window, "page": str(page), "perPage": str(PAGE_SIZE)})
+            items = [d for d in body.get("data") or [] if isinstance(d, dict)]
+            fresh = [d for d in items if str(d.get("id")) not in seen]
+            seen.update(str(d.get("id")) for d in fresh)
+            if fresh:
+                yield fresh, list(body.get("included") or [])
+            total_pages = int((body.get("meta") or {}).get("totalPages") or 0)
+            if len(items) < PAGE_SIZE or page >= total_pages:
                 return
-            # Inclusive of the oldest timestamp (ties), duplicates skipped above.
-            window["createdAtEnd"] = _plus_ms(oldest, 1)
+            created = [c for d in items if isinstance(c := (d.get("attributes") or {}).get("createdAt"), str)]
+            if keyset and fresh and created:
+                window["createdAtEnd"] = _plus_ms(min(created), 1)
+                page = 1
+            else:
+                # No createdAt, or a whole page sharing one millisecond: step through by number.
+                page += 1
 
     # ---- transport ------------------------------------------------------------------------
 

@@ -245,7 +245,8 @@ class SourceScan:
             if (snap.src[LISTING]["data"] or {}).get("availabilityPlan") is None:
                 continue
             found: dict[str, Any] = {}
-            for data, _ in self.api.pages("availability_exceptions/query", {"listingId": snap.listing_id, **window}):
+            query = {"listingId": snap.listing_id, **window}
+            for data, _ in self.api.pages("availability_exceptions/query", query, keyset=False):
                 for resource in data:
                     ev = _synthetic(EXCEPTION, stamp, _with_listing(resource, snap.listing_id))
                     if ev is not None:

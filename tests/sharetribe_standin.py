@@ -19,6 +19,7 @@ import random
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -266,6 +267,8 @@ class StandIn:
     faults: list[int] = field(default_factory=list)
     retry_after: str = "0.05"
     log: list[tuple[str, dict[str, str]]] = field(default_factory=list)
+    # Called after a query is answered: lets a test change the marketplace mid-scan.
+    after_request: Callable[[str, dict[str, str]], None] | None = None
     tokens: dict[str, float] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -306,18 +309,24 @@ class StandIn:
                         resp.headers["Retry-After"] = self.retry_after
                     return resp
             with self.market.lock:
-                handler = {
-                    "events/query": self._events,
-                    "listings/query": self._listings,
-                    "listings/show": self._show,
-                    "availability_exceptions/query": self._exceptions,
-                    "transactions/query": self._transactions,
-                }.get(path)
-                if handler is None:
-                    return _error(404, "not-found", f"no endpoint {path}")
-                return handler(params)
+                resp = self._answer(path, params)
+            if self.after_request is not None:
+                self.after_request(path, params)
+            return resp
 
         return app
+
+    def _answer(self, path: str, params: dict[str, str]) -> JSONResponse:
+        handler = {
+            "events/query": self._events,
+            "listings/query": self._listings,
+            "listings/show": self._show,
+            "availability_exceptions/query": self._exceptions,
+            "transactions/query": self._transactions,
+        }.get(path)
+        if handler is None:
+            return _error(404, "not-found", f"no endpoint {path}")
+        return handler(params)
 
     # ---- endpoints --------------------------------------------------------------------------
 

@@ -276,3 +276,30 @@ def test_resync_and_reconcile_need_the_sync_configured(service: Service) -> None
         assert "not configured" in resp.json()["errors"][0]["details"]
         assert service.public.post(path).status_code == 401
     assert service.status()["sync"]["configured"] is False
+
+
+def test_a_scan_misses_no_listing_when_others_are_deleted_meanwhile(engine_url: str, redis_url: str) -> None:
+    """Offset paging would skip a listing whenever one before it is deleted mid-scan, and a
+    skipped listing looks deleted; the scan pages by createdAt instead."""
+    with standin() as (stand, url):
+        market = stand.market
+        for i in range(250):
+            market.create_listing(title=f"listing {i}")
+        with running_service(engine_url, redis_url, **sync_settings(url)) as svc:
+            driver = Driver(svc)
+            try:
+                driver.settle()
+                on_first_page = sorted(market.listings, key=lambda lid: market.listings[lid]["attributes"]["createdAt"])
+                victim = on_first_page[-5]  # among the newest hundred: on the first page
+
+                def delete_once(path: str, params: dict[str, str]) -> None:
+                    if path == "listings/query" and victim in market.listings:
+                        market.delete_listing(victim)
+
+                stand.after_request = delete_once
+                services = svc.services
+                result = Reconciler(services, start_reconcile(services, reason="t", repair=False), repair=False).run()
+                assert victim not in market.listings
+                assert result["checked"] == 250 and result["gone"] == 0 and result["inSync"] == 250, result
+            finally:
+                driver.close()
