@@ -15,5 +15,5 @@ def test_the_sync_needs_both_credentials_and_empty_means_unset() -> None:
 
 def test_a_checkpoint_is_given_up_a_day_before_retention_or_a_tenth_if_shorter() -> None:
     assert retention_safety_s(90) == 86_400
-    assert retention_safety_s(7) == 86_400
+    assert retention_safety_s(7) == 60_480  # a dev marketplace: 0.7 days
     assert retention_safety_s(0.5) == 4_320
