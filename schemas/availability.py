@@ -17,6 +17,7 @@ from __future__ import annotations
 import bisect
 import functools
 import itertools
+import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Final
@@ -93,31 +94,29 @@ def day_counts(
     pattern = _day_pattern(plan)
     first_weekday = from_minutes(h0).weekday()
     ndays = (h1 - h0) // MINUTES_PER_DAY
+    week = pattern[first_weekday:] + pattern[:first_weekday]
+    # Most days only follow the plan: fill them by repeating the week, then settle the days an
+    # exception or booking touches.
+    counts = (week * (ndays // 7 + 1))[:ndays]
     override: list[int | None] = [None] * ndays
-    taken = [0] * ndays
+    taken: dict[int, int] = {}
     split: set[int] = set()
-    for intervals, is_booking in ((exceptions, False), (bookings, True)):
-        for s, e, n in intervals:
-            s, e = max(s, h0), min(e, h1)
-            if s >= e:
-                continue
-            first, last = (s - h0) // MINUTES_PER_DAY, -(-(e - h0) // MINUTES_PER_DAY)
-            if (s - h0) % MINUTES_PER_DAY:
-                split.add(first)
-            if (e - h0) % MINUTES_PER_DAY:
-                split.add(last - 1)
-            for day in range(first, last):
-                if is_booking:
-                    taken[day] += n
-                else:
-                    current = override[day]
-                    override[day] = n if current is None else min(current, n)
-    counts = []
-    for day in range(ndays):
-        base = pattern[(first_weekday + day) % 7]
-        replaced = override[day]
-        seats = base if replaced is None else replaced
-        counts.append(max(seats - taken[day], 0))
+    touched = False
+    # Exceptions by decreasing seats, each written as one slice: where several overlap, the
+    # smallest count is written last and stays.
+    for s, e, n in sorted(exceptions, key=lambda x: -x[2]):
+        first, last = _day_span(s, e, h0, h1, split)
+        if first < last:
+            override[first:last] = [n] * (last - first)
+            touched = True
+    for s, e, n in bookings:
+        first, last = _day_span(s, e, h0, h1, split)
+        for day in range(first, last):
+            taken[day] = taken.get(day, 0) + n
+    if touched:
+        counts = [base if replaced is None else replaced for base, replaced in zip(counts, override, strict=True)]
+    for day, held in taken.items():
+        counts[day] = max(counts[day] - held, 0)
     for day in split:
         start = h0 + day * MINUTES_PER_DAY
         end = start + MINUTES_PER_DAY
@@ -126,6 +125,19 @@ def day_counts(
         base = pattern[(first_weekday + day) % 7]
         counts[day] = min(_free(base, exceptions, bookings, a, b) for a, b in itertools.pairwise(cuts))
     return counts
+
+
+def _day_span(s: int, e: int, h0: int, h1: int, split: set[int]) -> tuple[int, int]:
+    """The days [first, last) an interval touches; days it starts or ends inside go to `split`."""
+    s, e = max(s, h0), min(e, h1)
+    if s >= e:
+        return 0, 0
+    first, last = (s - h0) // MINUTES_PER_DAY, -(-(e - h0) // MINUTES_PER_DAY)
+    if (s - h0) % MINUTES_PER_DAY:
+        split.add(first)
+    if (e - h0) % MINUTES_PER_DAY:
+        split.add(last - 1)
+    return first, last
 
 
 def _free(
@@ -140,7 +152,19 @@ def _free(
 
 def runs_from_days(counts: list[int], h0: int) -> list[Run]:
     out: list[Run] = []
-    for level in sorted({c for c in counts if c > 0}):
+    levels = sorted(set(counts) - {0})
+    if levels and levels[-1] < 256:
+        # One byte per day: each level's runs are found by C code (translate, then a regex)
+        # instead of a Python loop over the days.
+        days = bytes(counts)
+        for level in levels:
+            mask = days.translate(_LEVEL_MASKS[level])
+            out.extend(
+                Run(level, h0 + m.start() * MINUTES_PER_DAY, h0 + m.end() * MINUTES_PER_DAY)
+                for m in _ONES.finditer(mask)
+            )
+        return out
+    for level in levels:
         start = None
         for i, count in enumerate([*counts, 0]):
             if count >= level and start is None:
@@ -149,6 +173,10 @@ def runs_from_days(counts: list[int], h0: int) -> list[Run]:
                 out.append(Run(level, h0 + start * MINUTES_PER_DAY, h0 + i * MINUTES_PER_DAY))
                 start = None
     return out
+
+
+_ONES: Final = re.compile(b"1+")
+_LEVEL_MASKS: Final = [bytes(49 if value >= level else 48 for value in range(256)) for level in range(256)]
 
 
 def _time_plan_base(plan: dict[str, Any], h0: int, h1: int) -> tuple[Segment, ...]:
