@@ -18,7 +18,7 @@ import socket
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,7 +37,7 @@ from infra.settings import Settings
 from schemas.availability import utc_today
 from schemas.events import ChangeEvent
 from schemas.index_layout import F, IndexNames
-from schemas.listing_doc import build_document, merge, overlay
+from schemas.listing_doc import AVAILABILITY_FIELDS, build_document, merge, overlay
 from schemas.search_schema import SchemaSet
 
 log = logging.getLogger(__name__)
@@ -330,10 +330,11 @@ class Worker:
         for _ in range(MAX_CONFLICT_ROUNDS):
             if not pending:
                 return dead
-            current = fetch_sources(self.engine, index, pending)
+            current = fetch_documents(self.engine, index, pending, fields=(F.SOURCE, *AVAILABILITY_FIELDS))
             ops: list[tuple[str, bytes]] = []
             for lid, evs in pending.items():
-                src, version = current.get(lid, (None, None))
+                stored, version = current.get(lid, (None, None))
+                src = None if stored is None else stored.get(F.SOURCE) or {}
                 if src is None and not evs and lid not in (overlays or {}):
                     continue  # a refresh for a listing that is gone
                 try:
@@ -344,7 +345,7 @@ class Worker:
                     changed = changed or base != src
                     if not changed and lid not in refresh:
                         continue
-                    doc = build_document(lid, new_src, schemas, utc_today())
+                    doc = build_document(lid, new_src, schemas, utc_today(), previous=stored)
                     ops.append((lid, index_op(lid, doc, version)))
                 except Exception as exc:  # a bug must cost one listing's events, not the stream
                     log.exception("cannot build document for listing %s", lid)
@@ -434,8 +435,16 @@ def index_op(lid: str, doc: dict[str, Any], version: int | None) -> bytes:
 
 def fetch_sources(engine: OpenSearch, index: str, ids: Iterable[str]) -> dict[str, tuple[dict[str, Any], int]]:
     """Current sources and versions, read in real time (no refresh needed)."""
+    found = fetch_documents(engine, index, ids, fields=(F.SOURCE,))
+    return {lid: (stored.get(F.SOURCE) or {}, version) for lid, (stored, version) in found.items()}
+
+
+def fetch_documents(
+    engine: OpenSearch, index: str, ids: Iterable[str], *, fields: Sequence[str]
+) -> dict[str, tuple[dict[str, Any], int]]:
+    """The stored fields asked for, and versions, read in real time (no refresh needed)."""
     try:
-        found = engine.mget(index=index, body={"ids": list(ids)}, params={"_source": F.SOURCE})
+        found = engine.mget(index=index, body={"ids": list(ids)}, params={"_source": ",".join(fields)})
     except TransportError as exc:
         if exc.status_code == 404:
             raise TransientEngineError(f"index {index} is missing") from exc
@@ -447,7 +456,7 @@ def fetch_sources(engine: OpenSearch, index: str, ids: Iterable[str]) -> dict[st
         if doc.get("error"):
             raise TransientEngineError(f"mget failed for {doc.get('_id')}: {doc['error']}")
         if doc.get("found"):
-            out[doc["_id"]] = (doc["_source"].get(F.SOURCE) or {}, int(doc["_version"]))
+            out[doc["_id"]] = (doc.get("_source") or {}, int(doc["_version"]))
     return out
 
 

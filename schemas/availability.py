@@ -39,7 +39,9 @@ def from_minutes(value: int) -> datetime:
     return _EPOCH + timedelta(minutes=value)
 
 
+@functools.lru_cache(maxsize=65_536)
 def parse_minutes(iso: str) -> int:
+    # Cached: exceptions and bookings mostly start and end on a few recurring boundaries.
     return to_minutes(datetime.fromisoformat(iso.replace("Z", "+00:00")))
 
 

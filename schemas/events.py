@@ -209,23 +209,39 @@ def _format_errors(prefix: str, exc: ValidationError) -> str:
 
 def _json_bounds_error(name: str, value: Any) -> str | None:
     """Depth, NaN and size limits on free-form extended data."""
-    stack: list[tuple[Any, int]] = [(value, 1)]
-    while stack:
-        node, depth = stack.pop()
-        if depth > MAX_JSON_DEPTH:
-            return f"{name}: nested deeper than {MAX_JSON_DEPTH} levels"
-        if isinstance(node, dict):
-            stack.extend((v, depth + 1) for v in node.values())
-        elif isinstance(node, list):
-            stack.extend((v, depth + 1) for v in node)
-        elif isinstance(node, float) and not math.isfinite(node):
-            return f"{name}: NaN and infinite numbers are not JSON"
+    err = _walk_json(name, value, 1)
+    if err:
+        return err
     try:
         size = len(orjson.dumps(value))
     except (TypeError, orjson.JSONEncodeError) as exc:
         return f"{name}: not serialisable as JSON ({exc})"
     if size > MAX_EXTENDED_DATA_BYTES:
         return f"{name}: {size} bytes, more than the {MAX_EXTENDED_DATA_BYTES} allowed"
+    return None
+
+
+_SCALARS = (str, int, bool, type(None))
+
+
+def _walk_json(name: str, node: Any, depth: int) -> str | None:
+    # Recursion is bounded by MAX_JSON_DEPTH; scalars (nearly everything) cost one type check.
+    if type(node) is float:
+        return None if math.isfinite(node) else f"{name}: NaN and infinite numbers are not JSON"
+    if isinstance(node, dict):
+        children: Any = node.values()
+    elif isinstance(node, list):
+        children = node
+    else:
+        return None
+    for child in children:
+        if depth >= MAX_JSON_DEPTH:  # the child sits deeper than allowed, whatever it is
+            return f"{name}: nested deeper than {MAX_JSON_DEPTH} levels"
+        if type(child) in _SCALARS:
+            continue
+        err = _walk_json(name, child, depth + 1)
+        if err:
+            return err
     return None
 
 

@@ -120,9 +120,23 @@ def source_seq(src: dict[str, Any]) -> int:
     return best
 
 
-def build_document(listing_id: str, src: dict[str, Any], schemas: SchemaSet, today: date) -> dict[str, Any]:
+# The fields derived from the plan, exceptions and bookings alone.
+AVAILABILITY_FIELDS = (F.PLAN_TYPE, F.AVAILABILITY, F.HORIZON_FROM)
+
+
+def build_document(
+    listing_id: str,
+    src: dict[str, Any],
+    schemas: SchemaSet,
+    today: date,
+    previous: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     """The indexed fields, derived only from `src`, the index's schemas and the day (whose
-    availability horizon starts today), so a rebuild or the daily roll can recompute them."""
+    availability horizon starts today), so a rebuild or the daily roll can recompute them.
+
+    `previous` (the stored document, `src` and availability fields) lets an edit that leaves
+    plan, exceptions and bookings alone reuse the availability runs instead of recomputing them.
+    """
     listing = (src.get(LISTING) or {}).get("data")
     doc: dict[str, Any] = {F.ID: listing_id, F.SEQ: source_seq(src), F.SOURCE: src}
     stock = available_stock(src)
@@ -147,19 +161,23 @@ def build_document(listing_id: str, src: dict[str, Any], schemas: SchemaSet, tod
     if geo is not None:
         doc[F.GEO] = {"lat": geo["lat"], "lon": geo["lng"]}
     plan = listing["availabilityPlan"]
-    found = listing_runs(plan, src, today)
-    if plan is not None and found is not None:
-        doc[F.PLAN_TYPE] = next(kind for kind, name in PLAN_TYPES.items() if name == plan["type"])
-        doc[F.AVAILABILITY] = [
-            {
-                F.RUN_LEVEL: r.level,
-                F.RUN_START: r.start * 60_000,
-                F.RUN_END: r.end * 60_000,
-                F.RUN_LENGTH: r.end - r.start,
-            }
-            for r in found
-        ]
-        doc[F.HORIZON_FROM] = today.isoformat()
+    if previous is not None and _same_availability(previous, src, today):
+        # Only the listing's other fields changed (the usual edit): the runs are the same.
+        doc.update({k: previous[k] for k in AVAILABILITY_FIELDS if k in previous})
+    else:
+        found = listing_runs(plan, src, today)
+        if plan is not None and found is not None:
+            doc[F.PLAN_TYPE] = next(kind for kind, name in PLAN_TYPES.items() if name == plan["type"])
+            doc[F.AVAILABILITY] = [
+                {
+                    F.RUN_LEVEL: r.level,
+                    F.RUN_START: r.start * 60_000,
+                    F.RUN_END: r.end * 60_000,
+                    F.RUN_LENGTH: r.end - r.start,
+                }
+                for r in found
+            ]
+            doc[F.HORIZON_FROM] = today.isoformat()
     if len(schemas):
         values, skipped = extract_values(schemas, listing)
         doc[F.PUBLIC_DATA] = values["pub"]
@@ -167,6 +185,19 @@ def build_document(listing_id: str, src: dict[str, Any], schemas: SchemaSet, tod
         if skipped:
             doc[F.SKIPPED] = skipped
     return doc
+
+
+def _same_availability(previous: dict[str, Any], src: dict[str, Any], today: date) -> bool:
+    before = previous.get(F.SOURCE) or {}
+    if previous.get(F.HORIZON_FROM) != today.isoformat():
+        return False
+    old_listing = (before.get(LISTING) or {}).get("data") or {}
+    new_listing = (src.get(LISTING) or {}).get("data") or {}
+    return (
+        old_listing.get("availabilityPlan") == new_listing.get("availabilityPlan")
+        and before.get("availabilityException") == src.get("availabilityException")
+        and before.get("booking") == src.get("booking")
+    )
 
 
 def public_resource(listing_id: str, src: dict[str, Any], attributes: Iterable[str] | None = None) -> dict[str, Any]:

@@ -114,3 +114,49 @@ def test_public_resource_sparse_fields() -> None:
     assert sparse["attributes"] == {"title": "Hello", "publicData": {"k": 7}}
     both = public_resource(LID, src, ["publicData", "publicData.k"])
     assert both["attributes"] == {"publicData": {"k": 7}}
+
+
+DAY_PLAN = {
+    "type": "availability-plan/day",
+    "entries": [{"dayOfWeek": "mon", "seats": 2}, {"dayOfWeek": "fri", "seats": 1}],
+}
+
+
+def planned(seq: int, plan: dict[str, object] | None = DAY_PLAN) -> ChangeEvent:
+    ev = listing(seq, title=f"t{seq}")
+    assert ev.resource is not None
+    return ChangeEvent(seq, ev.event_type, LID, LID, {**ev.resource, "availabilityPlan": plan}, ev.event_id)
+
+
+@st.composite
+def planned_histories(draw: st.DrawFn) -> list[ChangeEvent]:
+    out = [planned(1)]
+    for seq in range(2, draw(st.integers(2, 20))):
+        kind = draw(st.sampled_from(["listing", "plan", "exception", "booking", "delete-exception"]))
+        rid = draw(st.sampled_from(["r1", "r2"]))
+        if kind == "listing":
+            out.append(planned(seq))
+        elif kind == "plan":
+            out.append(planned(seq, draw(st.sampled_from([None, DAY_PLAN, {**DAY_PLAN, "entries": []}]))))
+        elif kind == "delete-exception":
+            out.append(component(seq, "availabilityException", rid, delete=True))
+        else:
+            out.append(component(seq, "availabilityException" if kind == "exception" else "booking", rid))
+    return out
+
+
+@settings(max_examples=300, deadline=None)
+@given(planned_histories(), st.data())
+def test_reusing_the_stored_availability_changes_nothing(events: list[ChangeEvent], data: st.DataObject) -> None:
+    """An edit reuses the stored runs only when plan, exceptions and bookings are unchanged;
+    either way the document is what building from scratch gives."""
+    cut = data.draw(st.integers(1, len(events)))
+    old, _ = merge(None, events[:cut])
+    new, _ = merge(old, events[cut:])
+    stored = build_document(LID, old, SchemaSet(), TODAY)
+    assert build_document(LID, new, SchemaSet(), TODAY, previous=stored) == build_document(LID, new, SchemaSet(), TODAY)
+    # A document built on an earlier day is never reused: the horizon moved.
+    yesterday = build_document(LID, old, SchemaSet(), date(2026, 11, 21))
+    assert build_document(LID, new, SchemaSet(), TODAY, previous=yesterday) == build_document(
+        LID, new, SchemaSet(), TODAY
+    )

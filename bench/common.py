@@ -1,0 +1,171 @@
+"""What every benchmark shares: the machine description, the engine and Redis, result files."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import statistics
+import subprocess
+import time
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from indexer.context import Services
+from indexer.index_admin import drop_all
+from infra.settings import Settings
+from listing_search.runner import build_services
+
+RESULTS = Path(__file__).parent / "results"
+BOSTON = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "boston"
+ENGINE_NOTE = (
+    "osmem-server is an in-memory stand-in, much slower than OpenSearch: engine-bound figures "
+    "measure it, not OpenSearch"
+)
+
+
+def _read(path: str) -> str:
+    try:
+        return Path(path).read_text()
+    except OSError:
+        return ""
+
+
+def machine() -> dict[str, Any]:
+    cpuinfo = _read("/proc/cpuinfo")
+    model = next((line.split(":", 1)[1].strip() for line in cpuinfo.splitlines() if "model name" in line), "")
+    mem_kb = next(
+        (int(line.split()[1]) for line in _read("/proc/meminfo").splitlines() if line.startswith("MemTotal")), 0
+    )
+    versions = {}
+    for name in ("opensearch-py", "osmem-server", "fastapi", "uvicorn", "pydantic", "orjson", "redis", "celery"):
+        with suppress(metadata.PackageNotFoundError):
+            versions[name] = metadata.version(name)
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+    except OSError:
+        commit = ""
+    return {
+        "host": platform.node(),
+        "cpu": model,
+        "cores": os.cpu_count(),
+        "memoryGiB": round(mem_kb / 1024 / 1024, 1),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "versions": versions,
+        "commit": commit,
+    }
+
+
+@dataclass
+class Engine:
+    url: str
+    description: str
+    embedded: bool
+
+
+@contextmanager
+def engine() -> Iterator[Engine]:
+    """OPENSEARCH_URL if set, otherwise the embedded osmem-server."""
+    url = os.environ.get("OPENSEARCH_URL")
+    if url:
+        from opensearchpy import OpenSearch
+
+        info = OpenSearch(hosts=[url]).info()
+        yield Engine(url, f"{info['version'].get('distribution', 'opensearch')} {info['version']['number']}", False)
+        return
+    from infra.embedded_engine import start_embedded_engine
+
+    started = start_embedded_engine()
+    try:
+        yield Engine(started.url, f"osmem-server {started.version} (in-memory stand-in)", True)
+    finally:
+        started.close()
+
+
+@contextmanager
+def redis_url() -> Iterator[str]:
+    from infra.local_redis import ensure_redis
+
+    local = ensure_redis(os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"))
+    try:
+        yield local.url
+    finally:
+        local.close()
+
+
+@contextmanager
+def services(engine_url: str, redis: str, **overrides: Any) -> Iterator[Services]:
+    """A deployment of its own (fresh index and key prefixes), removed afterwards."""
+    tag = uuid.uuid4().hex[:8]
+    values: dict[str, Any] = {
+        "opensearch_url": engine_url,
+        "redis_url": redis,
+        "operator_token": "bench-token",
+        "index_prefix": f"bench-{tag}",
+        "redis_prefix": f"bench:{tag}:",
+        "replicas": 0,
+        "block_ms": 20,
+    }
+    settings = Settings(**{**values, **overrides})
+    built = build_services(settings, engine_url=engine_url)
+    try:
+        yield built
+    finally:
+        drop_all(built.engine, built.names)
+        keys = list(built.redis.scan_iter(match=f"{settings.redis_prefix}*", count=1000))
+        for start in range(0, len(keys), 1000):
+            built.redis.delete(*keys[start : start + 1000])
+        built.redis.close()
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def summary_ms(values: Sequence[float]) -> dict[str, float]:
+    """Seconds in, milliseconds out."""
+    return {
+        "p50": round(percentile(values, 50) * 1000, 3),
+        "p95": round(percentile(values, 95) * 1000, 3),
+        "p99": round(percentile(values, 99) * 1000, 3),
+        "mean": round(statistics.fmean(values) * 1000, 3) if values else float("nan"),
+        "n": len(values),
+    }
+
+
+def print_table(title: str, header: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
+    cells = [[str(c) for c in header], *[[str(c) for c in row] for row in rows]]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
+    print(f"\n{title}")
+    for n, row in enumerate(cells):
+        print(
+            "  ".join(c.rjust(w) if n and i else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths, strict=True)))
+        )
+        if n == 0:
+            print("  ".join("-" * w for w in widths))
+
+
+def write_results(name: str, engine_description: str | None, figures: dict[str, Any]) -> Path:
+    RESULTS.mkdir(exist_ok=True)
+    path = RESULTS / f"{name}.json"
+    body = {
+        "benchmark": name,
+        "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "machine": machine(),
+        "engine": engine_description,
+        "engineNote": ENGINE_NOTE if engine_description and "osmem" in engine_description else None,
+        "figures": figures,
+    }
+    path.write_text(json.dumps(body, indent=2) + "\n")
+    print(f"\nresults: {path}")
+    return path
