@@ -169,3 +169,92 @@ def write_results(name: str, engine_description: str | None, figures: dict[str, 
     path.write_text(json.dumps(body, indent=2) + "\n")
     print(f"\nresults: {path}")
     return path
+
+
+def load_documents(built: Services, raw: Sequence[dict[str, Any]], *, chunk: int = 1000) -> int:
+    """Fill the live index the fast way: the worker's own transform, written with `helpers.bulk`
+    (same documents and versions the worker would write). For benchmarks that need data, not
+    for measuring ingest."""
+    from collections import defaultdict
+
+    from opensearchpy import helpers
+
+    from indexer.index_admin import live_index
+    from schemas.availability import utc_today
+    from schemas.events import ChangeEvent, classify
+    from schemas.listing_doc import build_document, merge
+
+    live = live_index(built.engine, built.names)
+    assert live is not None
+    groups: dict[str, list[ChangeEvent]] = defaultdict(list)
+    for r in raw:
+        ev = classify(r)
+        assert isinstance(ev, ChangeEvent), ev
+        groups[ev.listing_id].append(ev)
+    today = utc_today()
+
+    def actions() -> Iterator[dict[str, Any]]:
+        for lid, evs in groups.items():
+            doc = build_document(lid, merge(None, evs)[0], live.schemas, today)
+            yield {"_index": live.name, "_id": lid, "_version": doc["seq"], "_version_type": "external", "_source": doc}
+
+    helpers.bulk(built.engine, actions(), chunk_size=chunk, request_timeout=120)
+    built.engine.indices.refresh(index=live.name)
+    top = max(r["attributes"]["sequenceId"] for r in raw)
+    from indexer import stats
+
+    built.redis.hset(built.keys.stats, mapping={stats.ACCEPTED_SEQ: top, stats.LAST_SEQ: top})
+    return len(groups)
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@contextmanager
+def cli_process(built: Services, engine_url: str, *args: str, **env: str) -> Iterator[subprocess.Popen[bytes]]:
+    """`listing-search <args>` as its own process, on this deployment's prefixes."""
+    import sys
+
+    s = built.settings
+    environment = {
+        **os.environ,
+        "OPENSEARCH_URL": engine_url,
+        "REDIS_URL": s.redis_url,
+        "LISTING_SEARCH_INDEX_PREFIX": s.index_prefix,
+        "LISTING_SEARCH_REDIS_PREFIX": s.redis_prefix,
+        "LISTING_SEARCH_OPERATOR_TOKEN": "bench-token",
+        "LISTING_SEARCH_REPLICAS": "0",
+        **env,
+    }
+    script = Path(sys.executable).parent / "listing-search"
+    cmd = [str(script)] if script.exists() else [sys.executable, "-m", "listing_search"]
+    proc = subprocess.Popen([*cmd, *args], env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        yield proc
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def wait_http(url: str, timeout: float = 30.0) -> None:
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if httpx.get(url, timeout=2).status_code < 500:
+                return
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{url} did not come up in {timeout}s")
+        time.sleep(0.1)

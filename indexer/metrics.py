@@ -23,9 +23,12 @@ def bulk_metrics_key(keys: RedisKeys) -> str:
     return f"{keys.prefix}metrics:bulk"
 
 
-def record_bulk(pipe: Any, keys: RedisKeys, seconds: list[float]) -> None:
-    """Queue bulk durations on a pipeline (the worker's acknowledgement transaction)."""
+def record_bulk(pipe: Any, keys: RedisKeys, seconds: list[float], documents: int = 0) -> None:
+    """Queue bulk durations and documents written on a pipeline (the worker's acknowledgement
+    transaction)."""
     key = bulk_metrics_key(keys)
+    if documents:
+        pipe.hincrby(key, "documents", documents)
     for value in seconds:
         pipe.hincrby(key, f"le:{BUCKETS[bisect.bisect_left(BUCKETS, value)] if value <= BUCKETS[-1] else '+Inf'}", 1)
         pipe.hincrbyfloat(key, "sum", value)
@@ -91,6 +94,11 @@ def render(client: redis.Redis, keys: RedisKeys, query_latency: Histogram) -> st
     lines += _histogram_lines(
         "listing_search_bulk_seconds", "Duration of the workers' _bulk requests.", per_bucket, float(bulk.get("sum", 0))
     )
+    lines += [
+        "# HELP listing_search_documents_written_total Documents the workers wrote.",
+        "# TYPE listing_search_documents_written_total counter",
+        f"listing_search_documents_written_total {int(bulk.get('documents', 0))}",
+    ]
     counts, total = query_latency.snapshot()
     lines += _histogram_lines(
         "listing_search_query_seconds", "Public search latency in this API process.", counts, total

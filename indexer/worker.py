@@ -405,7 +405,7 @@ class Worker:
         # transaction as the acknowledgement: never lost, never twice. Order does not matter.
         for fields in report.handed_back:
             pipe.xadd(self.keys.events, fields)  # type: ignore[arg-type]
-        record_bulk(pipe, self.keys, report.bulk_seconds)
+        record_bulk(pipe, self.keys, report.bulk_seconds, report.documents_written)
         report.dead_lettered = len(report.dead)
         max_seq = "" if report.max_seq is None else str(report.max_seq)
         handed_back = {id(f) for f in report.handed_back}
