@@ -1,0 +1,143 @@
+"""Freshness: event accepted → visible to search, at a steady event rate.
+
+The Boston set is indexed; the API and a worker run as their own processes. A sender posts
+`listing/updated` events at a steady rate (one per request, as a webhook-style producer would),
+noting when each was accepted (202). A watcher polls `GET /v1/status` every 10 ms; an event is
+visible once `lastSequenceId` (the highest sequenceId whose effect is searchable) reaches it.
+A sample of events is also checked by searching for the new title.
+
+    python -m bench.freshness [--rate 50] [--seconds 30]
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import threading
+import time
+from typing import Any
+
+import httpx
+
+from bench.common import (
+    BOSTON,
+    cli_process,
+    engine,
+    free_port,
+    load_documents,
+    print_table,
+    redis_url,
+    services,
+    summary_ms,
+    wait_http,
+    write_results,
+)
+from bench.scale import boston, events
+from schemas.availability import utc_today
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rate", type=float, default=50.0, help="events per second")
+    parser.add_argument("--seconds", type=float, default=30.0, help="how long to send")
+    args = parser.parse_args()
+    raw = list(events(boston(BOSTON), None, today=utc_today()))
+    # Published ones, so the spot checks can see them through the public API.
+    listings = [
+        r
+        for r in raw
+        if r["attributes"]["eventType"] == "listing/created"
+        and r["attributes"]["resource"]["attributes"]["state"] == "published"
+    ]
+    with engine() as eng, redis_url() as redis, services(eng.url, redis) as built:
+        load_documents(built, raw)
+        refresh = built.settings.refresh_interval
+        port = free_port()
+        with (
+            cli_process(built, eng.url, "api", "--port", str(port)),
+            cli_process(built, eng.url, "worker", "--name", "bench-fresh"),
+        ):
+            base = f"http://127.0.0.1:{port}"
+            wait_http(f"{base}/healthz")
+            first_seq = max(r["attributes"]["sequenceId"] for r in raw) + 1
+            result = run(base, listings, first_seq, args.rate, args.seconds)
+    latency = result["latencies"]
+    figures = {
+        "rate": args.rate,
+        "seconds": args.seconds,
+        "events": len(latency),
+        "refreshInterval": refresh,
+        "acceptedToVisibleMs": summary_ms(latency),
+        "acceptMs": summary_ms(result["accept"]),
+        "searchChecked": result["checked"],
+        "searchMismatches": result["mismatches"],
+        "goalP99Ms": 1500,
+    }
+    s = figures["acceptedToVisibleMs"]
+    print_table(
+        f"Freshness at {args.rate:.0f} events/s for {args.seconds:.0f} s ({eng.description})",
+        ["measure", "p50 ms", "p95 ms", "p99 ms", "n"],
+        [
+            ["accepted → visible", s["p50"], s["p95"], s["p99"], s["n"]],
+            ["POST /v1/events (202)", *(figures["acceptMs"][k] for k in ("p50", "p95", "p99", "n"))],
+        ],
+    )
+    print(f"\nsearch spot checks: {result['checked']} checked, {result['mismatches']} not yet showing the new title")
+    write_results("freshness", eng.description, figures)
+
+
+def run(base: str, listings: list[dict[str, Any]], first_seq: int, rate: float, seconds: float) -> dict[str, Any]:
+    headers = {"Authorization": "Bearer bench-token"}
+    accepted: dict[int, float] = {}
+    visible: dict[int, float] = {}
+    accept_s: list[float] = []
+    done = threading.Event()
+
+    def watch() -> None:
+        with httpx.Client(base_url=base, timeout=10, headers=headers) as http:
+            while not done.is_set() or len(visible) < len(accepted):
+                last = http.get("/v1/status").json()["lastSequenceId"] or 0
+                now = time.perf_counter()
+                for seq in list(accepted):
+                    if seq <= last and seq not in visible:
+                        visible[seq] = now
+                time.sleep(0.01)
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    checked = mismatches = 0
+    with httpx.Client(base_url=base, timeout=10, headers=headers) as http:
+        began = time.perf_counter()
+        n = 0
+        while time.perf_counter() - began < seconds:
+            due = began + n / rate
+            if (wait := due - time.perf_counter()) > 0:
+                time.sleep(wait)
+            seq = first_seq + n
+            event = copy.deepcopy(listings[n % len(listings)])
+            event["attributes"]["sequenceId"] = seq
+            event["attributes"]["eventType"] = "listing/updated"
+            event["attributes"]["resource"]["attributes"]["title"] = f"fresh{seq}"
+            t0 = time.perf_counter()
+            resp = http.post("/v1/events", json={"data": [event]})
+            t1 = time.perf_counter()
+            assert resp.status_code == 202, resp.text
+            accepted[seq] = t1
+            accept_s.append(t1 - t0)
+            n += 1
+        done.set()
+        watcher.join(timeout=60)
+        # Spot checks: a visible event's listing shows its title in search.
+        for seq in list(visible)[-20:]:
+            lid = listings[(seq - first_seq) % len(listings)]["attributes"]["resourceId"]
+            found = http.get("/v1/api/listings/show", params={"id": lid})
+            checked += 1
+            title = found.json()["data"]["attributes"]["title"] if found.status_code == 200 else None
+            mismatches += not (title and title.startswith("fresh") and int(title[5:]) >= seq)
+    latencies = [visible[s] - accepted[s] for s in accepted if s in visible]
+    assert len(latencies) == len(accepted), "some events never became visible"
+    return {"latencies": latencies, "accept": accept_s, "checked": checked, "mismatches": mismatches}
+
+
+if __name__ == "__main__":
+    main()
