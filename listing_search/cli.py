@@ -19,6 +19,7 @@ from infra.settings import Settings
 from schemas.search_schema import SCHEMA_TYPES, SCOPES
 
 if TYPE_CHECKING:
+    from indexer.celery_app import JobQueue
     from indexer.context import Services
     from listing_search.operator_client import OperatorClient
 
@@ -89,7 +90,9 @@ def cmd_dev(args: argparse.Namespace) -> int:
         sent, last = feed(data_dir, sink, first_seq=first, progress=False)
         log.info("demo data: %d events from %s queued (sequenceIds %d..%d)", sent, data_dir, first, last)
 
-    if not args.no_demo:
+    if settings.sync_configured() and not args.no_demo:
+        log.info("Sharetribe sync configured: the marketplace is the data, the Albany demo is not loaded")
+    elif not args.no_demo:
         threading.Thread(target=load_demo, name="demo-import", daemon=True).start()
     threading.Thread(target=_roll_daily, args=(services,), name="horizon-roll", daemon=True).start()
 
@@ -105,7 +108,10 @@ def cmd_dev(args: argparse.Namespace) -> int:
     )
     try:
         with job_worker_in_thread(settings, engine_url) as celery_app:
-            app = create_app(services, job_queue=JobQueue(celery_app, settings))
+            queue = JobQueue(celery_app, settings)
+            if settings.sync_configured():
+                threading.Thread(target=_sync_loop, args=(services, queue), name="sharetribe-sync", daemon=True).start()
+            app = create_app(services, job_queue=queue)
             uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
     finally:
         worker.stop()
@@ -113,6 +119,25 @@ def cmd_dev(args: argparse.Namespace) -> int:
             engine.close()  # type: ignore[attr-defined]
         local_redis.close()
     return 0
+
+
+def _sync_loop(services: Services, queue: JobQueue) -> None:
+    """dev has no Celery beat: poll the Integration API on a timer instead."""
+    import time
+
+    from indexer.sharetribe_api import IntegrationApi
+    from indexer.sync import poll
+
+    api = IntegrationApi.from_settings(services.settings)
+    log.info("Sharetribe sync: polling %s", services.settings.sharetribe_base_url)
+    while True:
+        try:
+            report = poll(services, api, enqueue=queue.enqueue_rebuild)
+            if report.events or report.resync_job:
+                log.info("sync: %s", report.as_json())
+        except Exception:
+            log.exception("sync poll failed; trying again")
+        time.sleep(services.settings.sync_interval_seconds)
 
 
 def _roll_daily(services: Services) -> None:

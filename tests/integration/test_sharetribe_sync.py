@@ -3,14 +3,19 @@ retention gap, and the reconciliation job."""
 
 from __future__ import annotations
 
+import os
 import random
 import signal
 import subprocess
 import time
+from typing import Any
+
+import httpx
 
 from indexer import jobs, stats
 from indexer.reconcile import Reconciler, start_reconcile
 from indexer.sync_checkpoint import POLLED_AT, load_checkpoint
+from listing_search.runner import free_port
 from tests.sharetribe_standin import CLIENT_ID, CLIENT_SECRET, Marketplace
 from tests.support import OPERATOR_TOKEN, Service, cli_command, listing_event, new_id, running_service, service_env
 from tests.sync_support import Driver, assert_index_matches, standin, sync_settings
@@ -215,7 +220,7 @@ def wait_matching(svc: Service, market: Marketplace, proc: subprocess.Popen[str]
         time.sleep(0.2)
 
 
-def stop(proc: subprocess.Popen[str]) -> None:
+def stop(proc: subprocess.Popen[Any]) -> None:
     if proc.poll() is None:
         proc.send_signal(signal.SIGTERM)
         try:
@@ -303,3 +308,58 @@ def test_a_scan_misses_no_listing_when_others_are_deleted_meanwhile(engine_url: 
                 assert result["checked"] == 250 and result["gone"] == 0 and result["inSync"] == 250, result
             finally:
                 driver.close()
+
+
+def test_dev_follows_a_marketplace_when_the_sync_is_configured(engine_url: str, redis_url: str) -> None:
+    """`listing-search dev` has no beat: it polls on a timer, and loads no demo data."""
+    with standin() as (stand, url):
+        market = stand.market
+        rng = random.Random(2)
+        market.random_changes(rng, 150)
+        tag = new_id()[:8]
+        port = free_port()
+        env = {
+            **os.environ,
+            "OPENSEARCH_URL": engine_url,
+            "REDIS_URL": redis_url,
+            "LISTING_SEARCH_INDEX_PREFIX": f"t-dev-{tag}",
+            "LISTING_SEARCH_REDIS_PREFIX": f"lstest:dev-{tag}:",
+            "LISTING_SEARCH_OPERATOR_TOKEN": OPERATOR_TOKEN,
+            "LISTING_SEARCH_REPLICAS": "0",
+            "LISTING_SEARCH_SHARETRIBE_BASE_URL": url,
+            "LISTING_SEARCH_SHARETRIBE_CLIENT_ID": CLIENT_ID,
+            "LISTING_SEARCH_SHARETRIBE_CLIENT_SECRET": CLIENT_SECRET,
+            "LISTING_SEARCH_SYNC_INTERVAL_SECONDS": "0.3",
+        }
+        proc = subprocess.Popen(
+            [*cli_command(), "dev", "--port", str(port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        )
+        base = f"http://127.0.0.1:{port}"
+        try:
+            published = {lid for lid, r in market.listings.items() if r["attributes"]["state"] == "published"}
+            deadline = time.monotonic() + 120
+            while True:
+                assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+                try:
+                    body = httpx.get(f"{base}/v1/api/listings/query", params={"perPage": 100}, timeout=5).json()
+                    status = httpx.get(
+                        f"{base}/v1/status", headers={"Authorization": f"Bearer {OPERATOR_TOKEN}"}, timeout=5
+                    ).json()
+                    seen = {d["id"] for d in body["data"]}
+                    if seen == published and status["sync"]["checkpoint"]["sequenceId"] == market.seq:
+                        break
+                except (httpx.HTTPError, KeyError):
+                    pass
+                assert time.monotonic() < deadline, "dev did not follow the marketplace"
+                time.sleep(0.3)
+            assert len(published) < 100 and status["documents"] >= len(published)
+        finally:
+            stop(proc)
+            import redis as redis_lib
+            from opensearchpy import OpenSearch
+
+            client = redis_lib.Redis.from_url(redis_url)
+            keys = list(client.scan_iter(match=f"lstest:dev-{tag}:*"))
+            if keys:
+                client.delete(*keys)
+            OpenSearch(hosts=[engine_url]).indices.delete(index=f"t-dev-{tag}*", params={"ignore_unavailable": "true"})
