@@ -13,7 +13,12 @@ import redis
 
 from indexer import dead_letters, stats
 from indexer.redis_keys import RedisKeys
-from schemas.events import ChangeEvent, Ignored, Rejected, classify
+from infra.settings import Settings
+from schemas.events import DEFAULT_LIMITS, ChangeEvent, EventLimits, Ignored, Rejected, classify
+
+
+def event_limits(settings: Settings) -> EventLimits:
+    return EventLimits(settings.max_extended_data_bytes, settings.max_extended_data_depth)
 
 
 class Backpressure(RuntimeError):
@@ -37,14 +42,21 @@ class IntakeResult:
         }
 
 
-def accept(client: redis.Redis, keys: RedisKeys, raw_events: Sequence[object], *, max_pending: int) -> IntakeResult:
+def accept(
+    client: redis.Redis,
+    keys: RedisKeys,
+    raw_events: Sequence[object],
+    *,
+    max_pending: int,
+    limits: EventLimits = DEFAULT_LIMITS,
+) -> IntakeResult:
     if client.xlen(keys.events) >= max_pending:
         raise Backpressure(f"{max_pending} events are waiting to be indexed")
     good: list[ChangeEvent] = []
     bad: list[tuple[object, str]] = []
     ignored = 0
     for raw in raw_events:
-        result = classify(raw)
+        result = classify(raw, limits)
         if isinstance(result, ChangeEvent):
             good.append(result)
         elif isinstance(result, Rejected):

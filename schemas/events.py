@@ -42,10 +42,24 @@ LISTING_STATES = ("draft", "pendingApproval", "published", "closed")
 BOOKING_STATES = ("proposed", "pending", "accepted", "declined", "cancelled")
 RESERVATION_STATES = ("pending", "proposed", "accepted", "declined", "cancelled")
 
-# Bounds on operator-controlled JSON so one listing can never blow up a bulk request.
+# Bounds on operator-controlled JSON so one listing can never blow up a bulk request. The
+# extended-data ones are defaults of `EventLimits` (settings can change them).
 MAX_EXTENDED_DATA_BYTES = 64 * 1024
 MAX_JSON_DEPTH = 16
 MAX_TEXT_CHARS = 20_000
+# Stock quantities, like stock adjustments: far beyond any real stock, far inside a `long`.
+MAX_STOCK = 2**40
+
+
+@dataclass(frozen=True, slots=True)
+class EventLimits:
+    """How large and how deep a listing's publicData / metadata may be."""
+
+    max_extended_data_bytes: int = MAX_EXTENDED_DATA_BYTES
+    max_extended_data_depth: int = MAX_JSON_DEPTH
+
+
+DEFAULT_LIMITS = EventLimits()
 
 Uuid = Annotated[StrictStr, AfterValidator(canonical_uuid)]
 Timestamp = Annotated[StrictStr, AfterValidator(normalise_timestamp)]
@@ -207,13 +221,14 @@ def _format_errors(prefix: str, exc: ValidationError) -> str:
     return "; ".join(parts) + (f" (+{more} more)" if more > 0 else "")
 
 
-def _json_bounds_error(name: str, value: Any) -> str | None:
+def _json_bounds_error(name: str, value: Any, limits: EventLimits) -> str | None:
     """Depth, NaN and size limits on free-form extended data."""
     stack: list[tuple[Any, int]] = [(value, 1)]
+    max_depth = limits.max_extended_data_depth
     while stack:
         node, depth = stack.pop()
-        if depth > MAX_JSON_DEPTH:
-            return f"{name}: nested deeper than {MAX_JSON_DEPTH} levels"
+        if depth > max_depth:
+            return f"{name}: nested deeper than {max_depth} levels"
         if isinstance(node, dict):
             stack.extend((v, depth + 1) for v in node.values())
         elif isinstance(node, list):
@@ -224,8 +239,8 @@ def _json_bounds_error(name: str, value: Any) -> str | None:
         size = len(orjson.dumps(value))
     except (TypeError, orjson.JSONEncodeError) as exc:
         return f"{name}: not serialisable as JSON ({exc})"
-    if size > MAX_EXTENDED_DATA_BYTES:
-        return f"{name}: {size} bytes, more than the {MAX_EXTENDED_DATA_BYTES} allowed"
+    if size > limits.max_extended_data_bytes:
+        return f"{name}: {size} bytes, more than the {limits.max_extended_data_bytes} allowed"
     return None
 
 
@@ -261,16 +276,18 @@ def _current_stock(resource: dict[str, Any]) -> tuple[int | None, str | None]:
         return None, None
     if not isinstance(qty, int) or isinstance(qty, bool):
         return None, "resource.relationships.currentStock.quantity: must be an integer"
+    if not -MAX_STOCK <= qty <= MAX_STOCK:
+        return None, f"resource.relationships.currentStock.quantity: must be within ±{MAX_STOCK}"
     return qty, None
 
 
-def _listing_resource(resource: dict[str, Any]) -> dict[str, Any] | Rejected:
+def _listing_resource(resource: dict[str, Any], limits: EventLimits) -> dict[str, Any] | Rejected:
     try:
         attrs = ListingAttributes.model_validate(resource.get("attributes"))
     except ValidationError as exc:
         return Rejected(_format_errors("resource.attributes", exc))
     for name in ("publicData", "metadata"):
-        err = _json_bounds_error(f"resource.attributes.{name}", getattr(attrs, name))
+        err = _json_bounds_error(f"resource.attributes.{name}", getattr(attrs, name), limits)
         if err:
             return Rejected(err)
     stock, err = _current_stock(resource)
@@ -313,7 +330,7 @@ def _component_resource(family: str, resource: dict[str, Any]) -> dict[str, Any]
     return out
 
 
-def classify(raw: object) -> Classified:
+def classify(raw: object, limits: EventLimits = DEFAULT_LIMITS) -> Classified:
     if not isinstance(raw, dict):
         return Rejected(f"event must be a JSON object, got {type(raw).__name__}")
     try:
@@ -337,7 +354,7 @@ def classify(raw: object) -> Classified:
         rid = resource.get("id")
         if rid is not None and (not isinstance(rid, str) or _safe_uuid(rid) != a.resourceId):
             return Rejected("attributes.resource.id: does not match attributes.resourceId")
-        built = _listing_resource(resource) if family == "listing" else _component_resource(family, resource)
+        built = _listing_resource(resource, limits) if family == "listing" else _component_resource(family, resource)
         if isinstance(built, Rejected):
             return built
         normalised = built

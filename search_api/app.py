@@ -13,6 +13,7 @@ from indexer.celery_app import JobQueue, make_celery
 from indexer.index_admin import ensure_index
 from indexer.metrics import Histogram
 from search_api.errors import install_error_handlers
+from search_api.request_limits import RequestLimits
 from search_api.routes import events, jobs, listings, search_schemas, status
 from search_api.services import Services
 
@@ -53,6 +54,10 @@ def create_app(services: Services, *, job_queue: JobQueue | None = None, ensure_
         response = await call_next(request)
         app.state.query_latency.observe(time.perf_counter() - began)
         return response
+
+    settings = services.settings
+    # Added last, so it runs first: nothing is parsed before the request is known to be bounded.
+    app.add_middleware(RequestLimits, max_body_bytes=settings.max_body_bytes, max_query_bytes=settings.max_query_bytes)
 
     app.state.job_queue = job_queue or JobQueue(make_celery(services.settings), services.settings)
     install_error_handlers(app)

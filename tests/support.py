@@ -139,6 +139,19 @@ def running_service(
         services.redis.close()
 
 
+def contract_error(resp: httpx.Response, status: int, path: list[str] | None = None) -> dict[str, Any]:
+    """The one error of a response in the contract's shape, checked; `path` is `source.path`."""
+    assert resp.status_code == status, resp.text
+    assert resp.headers["content-type"] == "application/json", resp.headers
+    [err] = resp.json()["errors"]
+    assert err["status"] == status and err["code"] and err["title"] and err["details"] and err["id"], err
+    if path is not None:
+        assert err["source"] == {"path": path}, err
+        assert err["details"].startswith(f"{path[-1]}:"), err
+    result: dict[str, Any] = err
+    return result
+
+
 def iso(minute: int) -> str:
     """Epoch minutes as Flex's timestamp format."""
     from schemas.availability import from_minutes

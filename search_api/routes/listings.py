@@ -16,7 +16,7 @@ from indexer.index_admin import LiveIndex
 from schemas.index_layout import F, public_filter
 from schemas.listing_doc import public_resource
 from search_api.errors import ApiError
-from search_api.listing_params import openapi_parameters, parse_listing_query, parse_show
+from search_api.listing_params import QueryLimits, openapi_parameters, parse_listing_query, parse_show
 from search_api.listing_query import search_body
 from search_api.services import ServicesDep
 
@@ -105,7 +105,8 @@ def _search(services: ServicesDep, live: LiveIndex, body: dict[str, Any]) -> dic
 )
 def query_listings(request: Request, services: ServicesDep) -> Response:
     live = _live(services)
-    q = parse_listing_query(request.query_params.multi_items(), live.schemas)
+    limits = QueryLimits(services.settings.max_keywords_chars, services.settings.max_ids)
+    q = parse_listing_query(request.query_params.multi_items(), live.schemas, limits)
     result = _search(services, live, search_body(q))
     total = int(result["hits"]["total"]["value"])
     data = [public_resource(hit["_id"], hit["_source"].get(F.SOURCE, {}), q.fields) for hit in result["hits"]["hits"]]
