@@ -112,6 +112,8 @@ class TimePlanEntry(DayPlanEntry):
 def _valid_timezone(name: str) -> str:
     from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+    if len(name) > 64:  # the longest IANA name is 32 characters; never look a megabyte up on disk
+        raise ValueError("not an IANA timezone (longer than 64 characters)")
     try:
         ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):

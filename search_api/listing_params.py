@@ -368,7 +368,10 @@ def _instant(name: str, raw: str) -> datetime:
         raise invalid_param(name, f"{text!r} is not an ISO-8601 timestamp") from None
     if value.tzinfo is None:
         raise invalid_param(name, "give a timezone offset (or Z)")
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00+14:00 has no UTC form
+        raise invalid_param(name, f"{text!r} is out of range") from None
 
 
 def _availability(values: dict[str, str]) -> AvailabilityQuery | None:

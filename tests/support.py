@@ -16,7 +16,7 @@ from indexer.celery_app import JobQueue
 from indexer.context import Services
 from indexer.index_admin import drop_all
 from infra.settings import Settings
-from listing_search.runner import build_services, serve_in_thread, start_worker
+from listing_search.runner import WorkerThread, build_services, serve_in_thread, start_worker
 from search_api.app import create_app
 
 OPERATOR_TOKEN = "test-operator-token"
@@ -29,6 +29,7 @@ class Service:
     services: Services
     public: httpx.Client
     operator: httpx.Client
+    workers: list[WorkerThread]
 
     def send(self, events: list[dict[str, Any]]) -> dict[str, Any]:
         resp = self.operator.post("/v1/events", json={"data": events})
@@ -125,7 +126,7 @@ def running_service(
     public = httpx.Client(base_url=server.url, timeout=30)
     operator = httpx.Client(base_url=server.url, timeout=30, headers={"Authorization": f"Bearer {OPERATOR_TOKEN}"})
     try:
-        yield Service(server.url, services, public, operator)
+        yield Service(server.url, services, public, operator, stream_workers)
     finally:
         public.close()
         operator.close()
@@ -240,5 +241,30 @@ def exception_event(
             "resourceType": "availabilityException",
             "resource": resource,
             "previousValues": {"relationships": rel} if deleted else {},
+        },
+    }
+
+
+def component_event(
+    seq: int, family: str, listing_id: str, attributes: dict[str, Any], *, resource_id: str | None = None
+) -> dict[str, Any]:
+    """A `<family>/created` event (availabilityException, booking, stockAdjustment, ...) of a listing."""
+    rid = resource_id or new_id()
+    return {
+        "id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"event:{seq}:{rid}")),
+        "type": "event",
+        "attributes": {
+            "sequenceId": seq,
+            "eventType": f"{family}/created",
+            "createdAt": "2026-01-01T00:00:00.000Z",
+            "resourceId": rid,
+            "resourceType": family,
+            "resource": {
+                "id": rid,
+                "type": family,
+                "attributes": attributes,
+                "relationships": {"listing": {"data": {"id": listing_id, "type": "listing"}}},
+            },
+            "previousValues": {},
         },
     }

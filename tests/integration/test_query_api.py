@@ -191,6 +191,7 @@ BAD_PARAMS: list[tuple[dict[str, str], str]] = [
     ({"seats": "2"}, "start"),
     ({"start": "2020-01-01", "end": "2020-01-02"}, "start"),
     ({"start": "tomorrow", "end": "2020-01-02"}, "start"),
+    ({"start": "0001-01-01T00:00:00+14:00", "end": "2020-01-02"}, "start"),  # no UTC form
     ({"minStock": "-1"}, "minStock"),
     ({"stockMode": "strict"}, "stockMode"),
     ({"minStock": "1", "stockMode": "lenient"}, "stockMode"),
