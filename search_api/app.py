@@ -13,6 +13,7 @@ from indexer.celery_app import JobQueue, make_celery
 from indexer.index_admin import ensure_index
 from indexer.metrics import Histogram
 from search_api.errors import install_error_handlers
+from search_api.openapi_doc import install_openapi
 from search_api.request_limits import RequestLimits
 from search_api.routes import events, jobs, listings, search_schemas, status
 from search_api.services import Services
@@ -61,6 +62,7 @@ def create_app(services: Services, *, job_queue: JobQueue | None = None, ensure_
 
     app.state.job_queue = job_queue or JobQueue(make_celery(services.settings), services.settings)
     install_error_handlers(app)
+    install_openapi(app)
     app.include_router(listings.router)
     app.include_router(events.router)
     app.include_router(status.router)
