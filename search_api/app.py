@@ -12,8 +12,10 @@ from fastapi import FastAPI, Request
 from indexer.celery_app import JobQueue, make_celery
 from indexer.index_admin import ensure_index
 from indexer.metrics import Histogram
+from search_api.cors import PublicCors
 from search_api.errors import install_error_handlers
 from search_api.openapi_doc import install_openapi
+from search_api.rate_limit import RateLimiter
 from search_api.request_limits import RequestLimits
 from search_api.routes import events, jobs, listings, search_schemas, status
 from search_api.services import Services
@@ -57,8 +59,13 @@ def create_app(services: Services, *, job_queue: JobQueue | None = None, ensure_
         return response
 
     settings = services.settings
-    # Added last, so it runs first: nothing is parsed before the request is known to be bounded.
+    # The last added runs first: CORS headers go on every public answer, refusals included, and
+    # nothing is parsed before the request is known to be bounded.
     app.add_middleware(RequestLimits, max_body_bytes=settings.max_body_bytes, max_query_bytes=settings.max_query_bytes)
+    app.add_middleware(PublicCors, origins=settings.cors_origins)
+    app.state.rate_limiter = (
+        RateLimiter(services.redis, services.keys, settings) if settings.rate_limit_requests > 0 else None
+    )
 
     app.state.job_queue = job_queue or JobQueue(make_celery(services.settings), services.settings)
     install_error_handlers(app)

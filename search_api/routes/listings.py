@@ -7,7 +7,7 @@ import math
 from typing import Any
 
 import orjson
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from opensearchpy.exceptions import ConnectionError as EngineConnectionError
 from opensearchpy.exceptions import ConnectionTimeout, TransportError
@@ -18,10 +18,11 @@ from schemas.listing_doc import public_resource
 from search_api.errors import ApiError
 from search_api.listing_params import QueryLimits, openapi_parameters, parse_listing_query, parse_show
 from search_api.listing_query import search_body
+from search_api.rate_limit import rate_limited
 from search_api.services import ServicesDep
 
 log = logging.getLogger(__name__)
-router = APIRouter(prefix="/v1/api/listings", tags=["public search"])
+router = APIRouter(prefix="/v1/api/listings", tags=["public search"], dependencies=[Depends(rate_limited)])
 
 _LISTING_EXAMPLE = {
     "id": "7a3b1c6e-9a2f-4e8b-8f3d-2f5c9e1a0b4d",
