@@ -23,6 +23,9 @@ MAX_PER_PAGE: Final = 100
 DEFAULT_PER_PAGE: Final = 100
 MAX_SORT_KEYS: Final = 3
 MAX_KEYWORDS_CHARS: Final = 256
+# Each word becomes a clause per searched field (and again for prefixes); the engine refuses a
+# query over its clause limit (1024 by default), so the word count is bounded, not just the length.
+MAX_KEYWORD_WORDS: Final = 32
 # Values of one `pub_*`/`meta_*` filter: each becomes a term clause, so keep them few.
 MAX_FILTER_VALUES: Final = 100
 SORT_KEYS: Final = ("createdAt", "price")
@@ -48,7 +51,8 @@ QUERY_PARAMS: Final = (
     ParamSpec(
         "keywords",
         {"type": "string", "maxLength": MAX_KEYWORDS_CHARS},
-        f"Free text, at most {MAX_KEYWORDS_CHARS} characters by default (`LISTING_SEARCH_MAX_KEYWORDS_CHARS`). "
+        f"Free text, at most {MAX_KEYWORD_WORDS} words and {MAX_KEYWORDS_CHARS} characters by default "
+        "(`LISTING_SEARCH_MAX_KEYWORDS_CHARS`). "
         "A listing matches if any word matches its title, description or a `text` search "
         "schema field (title weighs most). Accents are folded, word prefixes of 3+ characters match, and "
         "words of 5+ characters tolerate one typo. Results are ordered by relevance unless `sort` is given. "
@@ -467,6 +471,8 @@ def parse_listing_query(
     keywords = values.get("keywords", "").strip() or None
     if keywords is not None and len(keywords) > limits.max_keywords_chars:
         raise invalid_param("keywords", f"at most {limits.max_keywords_chars} characters")
+    if keywords is not None and len(keywords.split()) > MAX_KEYWORD_WORDS:
+        raise invalid_param("keywords", f"at most {MAX_KEYWORD_WORDS} words")
     per_page = (
         _int("perPage", values["perPage"], minimum=1, maximum=MAX_PER_PAGE) if "perPage" in values else DEFAULT_PER_PAGE
     )

@@ -47,7 +47,7 @@ router = APIRouter(tags=["operator"], dependencies=[OperatorDep])
                 }
             },
             "400": {"description": "The body is not JSON or has no `data` list"},
-            "413": {"description": "Body or event count over the limit"},
+            "413": {"description": "Body over LISTING_SEARCH_MAX_BODY_BYTES, or too many events in one request"},
             "503": {"description": "Too many events waiting; retry after the given delay"},
         },
     },

@@ -197,6 +197,7 @@ BAD_PARAMS: list[tuple[dict[str, str], str]] = [
     ({"minStock": "1", "stockMode": "lenient"}, "stockMode"),
     ({"facets": "price"}, "facets"),
     ({"keywords": "x" * 300}, "keywords"),
+    ({"keywords": " ".join(["ab"] * 33)}, "keywords"),
 ]
 
 
