@@ -247,7 +247,9 @@ def _single(items: list[tuple[str, str]]) -> dict[str, str]:
 
 def _int(name: str, raw: str, *, minimum: int, maximum: int | None = None) -> int:
     text = raw.strip()
-    if not text or not (text.isdigit() or (text[0] == "-" and text[1:].isdigit())) or len(text) > 18:
+    # isascii: str.isdigit() also accepts "²" and other digits int() refuses.
+    digits = text[1:] if text[:1] == "-" else text
+    if not digits or not digits.isascii() or not digits.isdigit() or len(text) > 18:
         raise invalid_param(name, f"{raw!r} is not an integer")
     value = int(text)
     if value < minimum:

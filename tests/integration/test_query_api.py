@@ -168,6 +168,7 @@ BAD_PARAMS: list[tuple[dict[str, str], str]] = [
     ({"perPage": "0"}, "perPage"),
     ({"perPage": "101"}, "perPage"),
     ({"perPage": "ten"}, "perPage"),
+    ({"perPage": "²"}, "perPage"),  # a Unicode digit int() refuses
     ({"page": "0"}, "page"),
     ({"page": "2501", "perPage": "4"}, "page"),
     ({"sort": "rating"}, "sort"),
