@@ -10,10 +10,14 @@ import redis
 
 from indexer import stats
 from indexer.redis_keys import RedisKeys
-from schemas.events import strip_private
+from schemas.events import DEFAULT_LIMITS, EventLimits, strip_private
 
 INTAKE: str = "intake"
 WORKER: str = "worker"
+# A hostile producer must not be able to park megabytes in Redis per bad event: past this size
+# only the head of the event is kept (the reason is kept whole, up to 2,000 characters).
+MAX_STORED_EVENT_BYTES = 64 * 1024
+STORED_HEAD_BYTES = 4096
 
 
 def dead_letter_fields(raw_event: object, reason: str, stage: str) -> dict[str, bytes]:
@@ -21,6 +25,9 @@ def dead_letter_fields(raw_event: object, reason: str, stage: str) -> dict[str, 
         body = orjson.dumps(strip_private(raw_event))
     except (TypeError, orjson.JSONEncodeError):
         body = orjson.dumps(repr(raw_event)[:10_000])
+    if len(body) > MAX_STORED_EVENT_BYTES:
+        head = body[:STORED_HEAD_BYTES].decode(errors="replace")
+        body = orjson.dumps({"notStored": f"the event has {len(body)} bytes; only its head is kept", "head": head})
     return {
         "reason": reason[:2000].encode(),
         "stage": stage.encode(),
@@ -62,7 +69,9 @@ def get(client: redis.Redis, keys: RedisKeys, letter_id: str) -> dict[str, Any] 
     return _entry(*rows[0]) if rows else None
 
 
-def replay(client: redis.Redis, keys: RedisKeys, letter_id: str) -> tuple[bool, str]:
+def replay(
+    client: redis.Redis, keys: RedisKeys, letter_id: str, limits: EventLimits = DEFAULT_LIMITS
+) -> tuple[bool, str]:
     """Send a dead letter's event through again. Returns (replayed, reason it still fails).
 
     An intake-stage letter holds the original Flex event (privateData removed), so it is
@@ -80,7 +89,7 @@ def replay(client: redis.Redis, keys: RedisKeys, letter_id: str) -> tuple[bool, 
         except (KeyError, TypeError, orjson.JSONDecodeError) as exc:
             return False, f"the stored event is not a readable event: {exc}"
     else:
-        result = classify(letter["event"])
+        result = classify(letter["event"], limits)
         if isinstance(result, Rejected):
             return False, result.reason
         if isinstance(result, Ignored):

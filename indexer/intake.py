@@ -14,7 +14,12 @@ from redis.client import Pipeline
 
 from indexer import dead_letters, stats
 from indexer.redis_keys import RedisKeys
-from schemas.events import ChangeEvent, Ignored, Rejected, classify
+from infra.settings import Settings
+from schemas.events import DEFAULT_LIMITS, ChangeEvent, EventLimits, Ignored, Rejected, classify
+
+
+def event_limits(settings: Settings) -> EventLimits:
+    return EventLimits(settings.max_extended_data_bytes, settings.max_extended_data_depth)
 
 
 class Backpressure(RuntimeError):
@@ -44,6 +49,7 @@ def accept(
     raw_events: Sequence[object],
     *,
     max_pending: int,
+    limits: EventLimits = DEFAULT_LIMITS,
     also: Callable[[Pipeline], None] | None = None,
 ) -> IntakeResult:
     """`also` adds writes to the same transaction: the sync's checkpoint moves exactly when the
@@ -54,7 +60,7 @@ def accept(
     bad: list[tuple[object, str]] = []
     ignored = 0
     for raw in raw_events:
-        result = classify(raw)
+        result = classify(raw, limits)
         if isinstance(result, ChangeEvent):
             good.append(result)
         elif isinstance(result, Rejected):

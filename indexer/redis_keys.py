@@ -74,3 +74,7 @@ class RedisKeys:
         return f"{self.prefix}sync:lock"
 
     group: str = "indexer"
+
+    def rate_limit(self, client: str) -> str:
+        """A client's request count in the current public-search window; expires with the window."""
+        return f"{self.prefix}ratelimit:{client}"

@@ -25,10 +25,11 @@ from typing import Any
 
 from indexer import stats
 from indexer.context import Services
+from indexer.intake import event_limits
 from indexer.sharetribe_api import PAGE_SIZE, IntegrationApi, index_included, resolve_included
 from indexer.sync_checkpoint import load_checkpoint, replay_start
 from schemas.availability import utc_today
-from schemas.events import LISTING_STATES, ChangeEvent, classify
+from schemas.events import DEFAULT_LIMITS, LISTING_STATES, ChangeEvent, EventLimits, classify
 from schemas.listing_doc import LISTING
 from schemas.stock import SNAPSHOT
 
@@ -96,7 +97,9 @@ class TailTracker:
         return max(self.tail, self.floor())
 
 
-def _synthetic(family: str, stamp: int, resource: dict[str, Any]) -> ChangeEvent | None:
+def _synthetic(
+    family: str, stamp: int, resource: dict[str, Any], limits: EventLimits = DEFAULT_LIMITS
+) -> ChangeEvent | None:
     """A resource read from the API, classified exactly as an event carrying it would be."""
     event = {
         "id": str(uuid.uuid4()),
@@ -109,7 +112,7 @@ def _synthetic(family: str, stamp: int, resource: dict[str, Any]) -> ChangeEvent
             "resource": resource,
         },
     }
-    found = classify(event)
+    found = classify(event, limits)
     return found if isinstance(found, ChangeEvent) else None
 
 
@@ -128,8 +131,11 @@ def _ref(resource: dict[str, Any], name: str) -> tuple[str, str] | None:
 
 
 class SourceScan:
-    def __init__(self, api: IntegrationApi, tracker: TailTracker, *, today: date) -> None:
+    def __init__(
+        self, api: IntegrationApi, tracker: TailTracker, *, today: date, limits: EventLimits = DEFAULT_LIMITS
+    ) -> None:
         self.api = api
+        self.limits = limits
         self.tracker = tracker
         self.today = today
         self.stats = ScanStats()
@@ -151,7 +157,7 @@ class SourceScan:
                     resource = found.get(ref) if ref else None
                     if resource is None:
                         continue
-                    ev = _synthetic(family, self.tx_stamp, _with_listing(resource, listing[1]))
+                    ev = _synthetic(family, self.tx_stamp, _with_listing(resource, listing[1]), self.limits)
                     if ev is None:
                         self.stats.skipped.append(f"{family} {ref[1] if ref else '?'}: not valid")
                         continue
@@ -222,7 +228,7 @@ class SourceScan:
         return (resource, stamp) if resource is not None else None
 
     def _listing(self, listing_id: str, resource: dict[str, Any], stamp: int) -> ListingSnapshot | None:
-        ev = _synthetic(LISTING, stamp, resource)
+        ev = _synthetic(LISTING, stamp, resource, self.limits)
         if ev is None:
             self.stats.skipped.append(f"listing {listing_id}: not valid")
             return None
@@ -248,7 +254,7 @@ class SourceScan:
             query = {"listingId": snap.listing_id, **window}
             for data, _ in self.api.pages("availability_exceptions/query", query, keyset=False):
                 for resource in data:
-                    ev = _synthetic(EXCEPTION, stamp, _with_listing(resource, snap.listing_id))
+                    ev = _synthetic(EXCEPTION, stamp, _with_listing(resource, snap.listing_id), self.limits)
                     if ev is not None:
                         found[ev.resource_id] = {"seq": stamp, "data": ev.resource}
             if found:
@@ -275,4 +281,4 @@ def scan_from_checkpoint(services: Services, api: IntegrationApi) -> SourceScan:
         created_at_start=checkpoint.created_at_start or replay_start(services),
         floor=floor,
     )
-    return SourceScan(api, tracker, today=utc_today())
+    return SourceScan(api, tracker, today=utc_today(), limits=event_limits(services.settings))

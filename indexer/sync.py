@@ -122,7 +122,14 @@ def poll(services: Services, api: IntegrationApi, *, enqueue: Callable[[str], No
                 pipe.hincrby(keys.sync, EVENTS, count)
 
             try:
-                result = intake.accept(r, keys, page, max_pending=settings.max_pending_events, also=advance)
+                result = intake.accept(
+                    r,
+                    keys,
+                    page,
+                    max_pending=settings.max_pending_events,
+                    limits=intake.event_limits(settings),
+                    also=advance,
+                )
             except intake.Backpressure as exc:
                 report.stopped_by = f"backpressure: {exc}"
                 break

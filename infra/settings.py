@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
-from pydantic import AliasChoices, Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+import ipaddress
+from typing import Annotated
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+# Lists read from the environment as comma-separated text (`a,b`), not JSON.
+CommaList = Annotated[list[str], NoDecode]
 
 
 class Settings(BaseSettings):
@@ -41,11 +47,55 @@ class Settings(BaseSettings):
     # Rebuild: documents per copy request.
     rebuild_page_size: int = Field(default=1000, ge=1, le=10_000)
 
-    # Intake bounds.
+    # Request bounds, for every endpoint: 413 / 414 beyond them, before any parsing.
     max_body_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+    max_query_bytes: int = Field(default=16 * 1024, ge=1024, le=1024 * 1024)
+
+    # Intake bounds.
     max_events_per_request: int = Field(default=1000, ge=1)
     # Past this many unprocessed events intake answers 503 instead of growing Redis without bound.
     max_pending_events: int = Field(default=2_000_000, ge=1)
+    # publicData / metadata of one listing: larger or deeper ones are dead-lettered with the reason,
+    # so operator-controlled JSON can never blow up a document or a bulk request.
+    max_extended_data_bytes: int = Field(default=64 * 1024, ge=1024, le=16 * 1024 * 1024)
+    max_extended_data_depth: int = Field(default=16, ge=1, le=200)
+
+    # Public query bounds (a 400 naming the parameter beyond them). The contract says 100 ids.
+    max_keywords_chars: int = Field(default=256, ge=1, le=10_000)
+    max_ids: int = Field(default=100, ge=1, le=1000)
+
+    # Browser origins (storefronts) allowed to call the public search endpoints; empty = no CORS.
+    # `*` allows any origin (public search needs no credential, so none is ever shared).
+    cors_origins: CommaList = Field(default_factory=list)
+
+    # Per-client rate limit on public search (fixed window in Redis); 0 requests = off.
+    rate_limit_requests: int = Field(default=0, ge=0)
+    rate_limit_window_seconds: int = Field(default=60, ge=1, le=86_400)
+    # Proxies (IPs or CIDRs) whose X-Forwarded-For is believed. Empty: the header is ignored and
+    # the client is the socket peer, so nobody can choose their own rate-limit bucket.
+    trusted_proxies: CommaList = Field(default_factory=list)
+
+    @field_validator("cors_origins", "trusted_proxies", mode="before")
+    @classmethod
+    def _split_commas(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _origins(cls, value: list[str]) -> list[str]:
+        for origin in value:
+            if origin != "*" and (not origin.startswith(("http://", "https://")) or origin.endswith("/")):
+                raise ValueError(f"{origin!r}: an origin is scheme://host[:port] with no path, or *")
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            ipaddress.ip_network(entry, strict=False)  # ValueError names the bad entry
+        return value
 
     # Sharetribe sync (the Integration API poller and the full re-sync). Off without a client id.
     sharetribe_base_url: str = "https://flex-integ-api.sharetribe.com"

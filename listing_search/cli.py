@@ -176,6 +176,7 @@ def cmd_api(args: argparse.Namespace) -> int:
         port=args.port,
         log_level="info",
         workers=1,
+        proxy_headers=False,  # X-Forwarded-For is judged by the app (LISTING_SEARCH_TRUSTED_PROXIES)
     )
     return 0
 

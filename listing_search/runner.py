@@ -75,7 +75,10 @@ class ServerThread:
 
 def serve_in_thread(app: FastAPI, *, host: str = "127.0.0.1", port: int | None = None) -> ServerThread:
     port = port or free_port()
-    config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on", access_log=False)
+    # proxy_headers off: the app decides whom X-Forwarded-For is believed from (LISTING_SEARCH_TRUSTED_PROXIES).
+    config = uvicorn.Config(
+        app, host=host, port=port, log_level="warning", lifespan="on", access_log=False, proxy_headers=False
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name="api", daemon=True)
     thread.start()

@@ -42,10 +42,24 @@ LISTING_STATES = ("draft", "pendingApproval", "published", "closed")
 BOOKING_STATES = ("proposed", "pending", "accepted", "declined", "cancelled")
 RESERVATION_STATES = ("pending", "proposed", "accepted", "declined", "cancelled")
 
-# Bounds on operator-controlled JSON so one listing can never blow up a bulk request.
+# Bounds on operator-controlled JSON so one listing can never blow up a bulk request. The
+# extended-data ones are defaults of `EventLimits` (settings can change them).
 MAX_EXTENDED_DATA_BYTES = 64 * 1024
 MAX_JSON_DEPTH = 16
 MAX_TEXT_CHARS = 20_000
+# Stock quantities, like stock adjustments: far beyond any real stock, far inside a `long`.
+MAX_STOCK = 2**40
+
+
+@dataclass(frozen=True, slots=True)
+class EventLimits:
+    """How large and how deep a listing's publicData / metadata may be."""
+
+    max_extended_data_bytes: int = MAX_EXTENDED_DATA_BYTES
+    max_extended_data_depth: int = MAX_JSON_DEPTH
+
+
+DEFAULT_LIMITS = EventLimits()
 
 Uuid = Annotated[StrictStr, AfterValidator(canonical_uuid)]
 Timestamp = Annotated[StrictStr, AfterValidator(normalise_timestamp)]
@@ -98,6 +112,8 @@ class TimePlanEntry(DayPlanEntry):
 def _valid_timezone(name: str) -> str:
     from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+    if len(name) > 64:  # the longest IANA name is 32 characters; never look a megabyte up on disk
+        raise ValueError("not an IANA timezone (longer than 64 characters)")
     try:
         ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
@@ -207,25 +223,25 @@ def _format_errors(prefix: str, exc: ValidationError) -> str:
     return "; ".join(parts) + (f" (+{more} more)" if more > 0 else "")
 
 
-def _json_bounds_error(name: str, value: Any) -> str | None:
+def _json_bounds_error(name: str, value: Any, limits: EventLimits) -> str | None:
     """Depth, NaN and size limits on free-form extended data."""
-    err = _walk_json(name, value, 1)
+    err = _walk_json(name, value, 1, limits.max_extended_data_depth)
     if err:
         return err
     try:
         size = len(orjson.dumps(value))
     except (TypeError, orjson.JSONEncodeError) as exc:
         return f"{name}: not serialisable as JSON ({exc})"
-    if size > MAX_EXTENDED_DATA_BYTES:
-        return f"{name}: {size} bytes, more than the {MAX_EXTENDED_DATA_BYTES} allowed"
+    if size > limits.max_extended_data_bytes:
+        return f"{name}: {size} bytes, more than the {limits.max_extended_data_bytes} allowed"
     return None
 
 
 _SCALARS = (str, int, bool, type(None))
 
 
-def _walk_json(name: str, node: Any, depth: int) -> str | None:
-    # Recursion is bounded by MAX_JSON_DEPTH; scalars (nearly everything) cost one type check.
+def _walk_json(name: str, node: Any, depth: int, max_depth: int) -> str | None:
+    # Recursion is bounded by max_depth; scalars (nearly everything) cost one type check.
     if type(node) is float:
         return None if math.isfinite(node) else f"{name}: NaN and infinite numbers are not JSON"
     if isinstance(node, dict):
@@ -235,11 +251,11 @@ def _walk_json(name: str, node: Any, depth: int) -> str | None:
     else:
         return None
     for child in children:
-        if depth >= MAX_JSON_DEPTH:  # the child sits deeper than allowed, whatever it is
-            return f"{name}: nested deeper than {MAX_JSON_DEPTH} levels"
+        if depth >= max_depth:  # the child sits deeper than allowed, whatever it is
+            return f"{name}: nested deeper than {max_depth} levels"
         if type(child) in _SCALARS:
             continue
-        err = _walk_json(name, child, depth + 1)
+        err = _walk_json(name, child, depth + 1, max_depth)
         if err:
             return err
     return None
@@ -277,16 +293,18 @@ def _current_stock(resource: dict[str, Any]) -> tuple[int | None, str | None]:
         return None, None
     if not isinstance(qty, int) or isinstance(qty, bool):
         return None, "resource.relationships.currentStock.quantity: must be an integer"
+    if not -MAX_STOCK <= qty <= MAX_STOCK:
+        return None, f"resource.relationships.currentStock.quantity: must be within ±{MAX_STOCK}"
     return qty, None
 
 
-def _listing_resource(resource: dict[str, Any]) -> dict[str, Any] | Rejected:
+def _listing_resource(resource: dict[str, Any], limits: EventLimits) -> dict[str, Any] | Rejected:
     try:
         attrs = ListingAttributes.model_validate(resource.get("attributes"))
     except ValidationError as exc:
         return Rejected(_format_errors("resource.attributes", exc))
     for name in ("publicData", "metadata"):
-        err = _json_bounds_error(f"resource.attributes.{name}", getattr(attrs, name))
+        err = _json_bounds_error(f"resource.attributes.{name}", getattr(attrs, name), limits)
         if err:
             return Rejected(err)
     stock, err = _current_stock(resource)
@@ -329,7 +347,7 @@ def _component_resource(family: str, resource: dict[str, Any]) -> dict[str, Any]
     return out
 
 
-def classify(raw: object) -> Classified:
+def classify(raw: object, limits: EventLimits = DEFAULT_LIMITS) -> Classified:
     if not isinstance(raw, dict):
         return Rejected(f"event must be a JSON object, got {type(raw).__name__}")
     try:
@@ -353,7 +371,7 @@ def classify(raw: object) -> Classified:
         rid = resource.get("id")
         if rid is not None and (not isinstance(rid, str) or _safe_uuid(rid) != a.resourceId):
             return Rejected("attributes.resource.id: does not match attributes.resourceId")
-        built = _listing_resource(resource) if family == "listing" else _component_resource(family, resource)
+        built = _listing_resource(resource, limits) if family == "listing" else _component_resource(family, resource)
         if isinstance(built, Rejected):
             return built
         normalised = built

@@ -33,7 +33,10 @@ def parse_timestamp(value: str) -> datetime:
         raise ValueError(f"{value!r} is not an ISO-8601 timestamp") from None
     if parsed.tzinfo is None:
         raise ValueError(f"{value!r} has no timezone offset")
-    return parsed.astimezone(UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00+14:00 has no UTC form
+        raise ValueError(f"{value!r} is out of range in UTC") from None
 
 
 def format_timestamp(value: datetime) -> str:

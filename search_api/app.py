@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI
 
 from indexer.celery_app import JobQueue, make_celery
 from indexer.index_admin import ensure_index
 from indexer.metrics import Histogram
+from search_api.cors import PublicCors
 from search_api.errors import install_error_handlers
+from search_api.openapi_doc import install_openapi
+from search_api.query_timing import QueryTiming
+from search_api.rate_limit import RateLimiter
+from search_api.request_limits import RequestLimits
 from search_api.routes import events, jobs, listings, search_schemas, status
 from search_api.services import Services
 
@@ -45,17 +48,19 @@ def create_app(services: Services, *, job_queue: JobQueue | None = None, ensure_
     app.state.services = services
     app.state.query_latency = Histogram()
 
-    @app.middleware("http")
-    async def time_public_search(request: Request, call_next: Any) -> Any:
-        if not request.url.path.startswith("/v1/api/"):
-            return await call_next(request)
-        began = time.perf_counter()
-        response = await call_next(request)
-        app.state.query_latency.observe(time.perf_counter() - began)
-        return response
+    app.add_middleware(QueryTiming, histogram=app.state.query_latency)
+    settings = services.settings
+    # The last added runs first: CORS headers go on every public answer, refusals included, and
+    # nothing is parsed before the request is known to be bounded.
+    app.add_middleware(RequestLimits, max_body_bytes=settings.max_body_bytes, max_query_bytes=settings.max_query_bytes)
+    app.add_middleware(PublicCors, origins=settings.cors_origins)
+    app.state.rate_limiter = (
+        RateLimiter(services.redis, services.keys, settings) if settings.rate_limit_requests > 0 else None
+    )
 
     app.state.job_queue = job_queue or JobQueue(make_celery(services.settings), services.settings)
     install_error_handlers(app)
+    install_openapi(app)
     app.include_router(listings.router)
     app.include_router(events.router)
     app.include_router(status.router)

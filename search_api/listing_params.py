@@ -23,7 +23,20 @@ MAX_PER_PAGE: Final = 100
 DEFAULT_PER_PAGE: Final = 100
 MAX_SORT_KEYS: Final = 3
 MAX_KEYWORDS_CHARS: Final = 256
+# Each word becomes a clause per searched field (and again for prefixes); the engine refuses a
+# query over its clause limit (1024 by default), so the word count is bounded, not just the length.
+MAX_KEYWORD_WORDS: Final = 32
+# Values of one `pub_*`/`meta_*` filter: each becomes a term clause, so keep them few.
+MAX_FILTER_VALUES: Final = 100
 SORT_KEYS: Final = ("createdAt", "price")
+
+
+@dataclass(frozen=True)
+class QueryLimits:
+    """The configurable bounds (settings `max_keywords_chars`, `max_ids`); defaults as documented."""
+
+    max_keywords_chars: int = MAX_KEYWORDS_CHARS
+    max_ids: int = MAX_IDS
 
 
 @dataclass(frozen=True)
@@ -38,7 +51,9 @@ QUERY_PARAMS: Final = (
     ParamSpec(
         "keywords",
         {"type": "string", "maxLength": MAX_KEYWORDS_CHARS},
-        "Free text. A listing matches if any word matches its title, description or a `text` search "
+        f"Free text, at most {MAX_KEYWORD_WORDS} words and {MAX_KEYWORDS_CHARS} characters by default "
+        "(`LISTING_SEARCH_MAX_KEYWORDS_CHARS`). "
+        "A listing matches if any word matches its title, description or a `text` search "
         "schema field (title weighs most). Accents are folded, word prefixes of 3+ characters match, and "
         "words of 5+ characters tolerate one typo. Results are ordered by relevance unless `sort` is given. "
         "A blank value is the same as no keywords.",
@@ -54,7 +69,8 @@ QUERY_PARAMS: Final = (
     ParamSpec(
         "ids",
         {"type": "string"},
-        f"Comma-separated listing UUIDs, at most {MAX_IDS}. Only published listings are returned.",
+        f"Comma-separated listing UUIDs, at most {MAX_IDS} by default (`LISTING_SEARCH_MAX_IDS`). Only "
+        "published listings are returned.",
     ),
     ParamSpec("authorId", {"type": "string", "format": "uuid"}, "Only listings of this author (user UUID)."),
     ParamSpec(
@@ -231,7 +247,9 @@ def _single(items: list[tuple[str, str]]) -> dict[str, str]:
 
 def _int(name: str, raw: str, *, minimum: int, maximum: int | None = None) -> int:
     text = raw.strip()
-    if not text or not (text.isdigit() or (text[0] == "-" and text[1:].isdigit())) or len(text) > 18:
+    # isascii: str.isdigit() also accepts "²" and other digits int() refuses.
+    digits = text[1:] if text[:1] == "-" else text
+    if not digits or not digits.isascii() or not digits.isdigit() or len(text) > 18:
         raise invalid_param(name, f"{raw!r} is not an integer")
     value = int(text)
     if value < minimum:
@@ -266,12 +284,12 @@ def _uuid(name: str, raw: str) -> str:
         raise invalid_param(name, f"{raw.strip()!r} is not a valid UUID") from None
 
 
-def _ids(raw: str) -> tuple[str, ...]:
+def _ids(raw: str, max_ids: int) -> tuple[str, ...]:
     parts = [p for p in raw.split(",") if p.strip()]
     if not parts:
         raise invalid_param("ids", "give at least one UUID")
-    if len(parts) > MAX_IDS:
-        raise invalid_param("ids", f"at most {MAX_IDS} ids, got {len(parts)}")
+    if len(parts) > max_ids:
+        raise invalid_param("ids", f"at most {max_ids} ids, got {len(parts)}")
     return tuple(dict.fromkeys(_uuid("ids", p) for p in parts))
 
 
@@ -356,7 +374,10 @@ def _instant(name: str, raw: str) -> datetime:
         raise invalid_param(name, f"{text!r} is not an ISO-8601 timestamp") from None
     if value.tzinfo is None:
         raise invalid_param(name, "give a timezone offset (or Z)")
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00+14:00 has no UTC form
+        raise invalid_param(name, f"{text!r} is out of range") from None
 
 
 def _availability(values: dict[str, str]) -> AvailabilityQuery | None:
@@ -421,12 +442,14 @@ def _extended(schema: SearchSchema, raw: str) -> ExtendedFilter:
     options = tuple(dict.fromkeys(v.strip() for v in text.split(",") if v.strip()))
     if not options:
         raise invalid_param(name, "give at least one value")
-    if len(options) > MAX_IDS:
-        raise invalid_param(name, f"at most {MAX_IDS} values")
+    if len(options) > MAX_FILTER_VALUES:
+        raise invalid_param(name, f"at most {MAX_FILTER_VALUES} values")
     return ExtendedFilter(schema, mode, options)
 
 
-def parse_listing_query(items: list[tuple[str, str]], schemas: SchemaSet | None = None) -> ListingQuery:
+def parse_listing_query(
+    items: list[tuple[str, str]], schemas: SchemaSet | None = None, limits: QueryLimits = QueryLimits()
+) -> ListingQuery:
     """Validate raw (name, value) pairs into a ListingQuery; raises ApiError(400) naming the parameter.
 
     `schemas` are the search schemas of the index that will answer, so `pub_*`/`meta_*`
@@ -448,8 +471,10 @@ def parse_listing_query(items: list[tuple[str, str]], schemas: SchemaSet | None 
             continue
         raise invalid_param(name, "unknown parameter")
     keywords = values.get("keywords", "").strip() or None
-    if keywords is not None and len(keywords) > MAX_KEYWORDS_CHARS:
-        raise invalid_param("keywords", f"at most {MAX_KEYWORDS_CHARS} characters")
+    if keywords is not None and len(keywords) > limits.max_keywords_chars:
+        raise invalid_param("keywords", f"at most {limits.max_keywords_chars} characters")
+    if keywords is not None and len(keywords.split()) > MAX_KEYWORD_WORDS:
+        raise invalid_param("keywords", f"at most {MAX_KEYWORD_WORDS} words")
     per_page = (
         _int("perPage", values["perPage"], minimum=1, maximum=MAX_PER_PAGE) if "perPage" in values else DEFAULT_PER_PAGE
     )
@@ -460,7 +485,7 @@ def parse_listing_query(items: list[tuple[str, str]], schemas: SchemaSet | None 
     return ListingQuery(
         keywords=keywords,
         price=parse_range("price", values["price"]) if "price" in values else None,
-        ids=_ids(values["ids"]) if "ids" in values else None,
+        ids=_ids(values["ids"], limits.max_ids) if "ids" in values else None,
         author_id=_uuid("authorId", values["authorId"]) if "authorId" in values else None,
         sort=_sort(values["sort"], schemas) if "sort" in values else (),
         page=page,

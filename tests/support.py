@@ -19,7 +19,7 @@ from indexer.celery_app import JobQueue
 from indexer.context import Services
 from indexer.index_admin import drop_all
 from infra.settings import Settings
-from listing_search.runner import build_services, serve_in_thread, start_worker
+from listing_search.runner import WorkerThread, build_services, serve_in_thread, start_worker
 from search_api.app import create_app
 
 OPERATOR_TOKEN = "test-operator-token"
@@ -32,6 +32,7 @@ class Service:
     services: Services
     public: httpx.Client
     operator: httpx.Client
+    workers: list[WorkerThread]
 
     def send(self, events: list[dict[str, Any]]) -> dict[str, Any]:
         resp = self.operator.post("/v1/events", json={"data": events})
@@ -128,7 +129,7 @@ def running_service(
     public = httpx.Client(base_url=server.url, timeout=30)
     operator = httpx.Client(base_url=server.url, timeout=30, headers={"Authorization": f"Bearer {OPERATOR_TOKEN}"})
     try:
-        yield Service(server.url, services, public, operator)
+        yield Service(server.url, services, public, operator, stream_workers)
     finally:
         public.close()
         operator.close()
@@ -159,6 +160,19 @@ def service_env(svc: Service, engine_url: str, **extra: str) -> dict[str, str]:
 def cli_command() -> list[str]:
     script = Path(sys.executable).parent / "listing-search"
     return [str(script)] if script.exists() else [sys.executable, "-m", "listing_search"]
+
+
+def contract_error(resp: httpx.Response, status: int, path: list[str] | None = None) -> dict[str, Any]:
+    """The one error of a response in the contract's shape, checked; `path` is `source.path`."""
+    assert resp.status_code == status, resp.text
+    assert resp.headers["content-type"] == "application/json", resp.headers
+    [err] = resp.json()["errors"]
+    assert err["status"] == status and err["code"] and err["title"] and err["details"] and err["id"], err
+    if path is not None:
+        assert err["source"] == {"path": path}, err
+        assert err["details"].startswith(f"{path[-1]}:"), err
+    result: dict[str, Any] = err
+    return result
 
 
 def iso(minute: int) -> str:
@@ -249,5 +263,30 @@ def exception_event(
             "resourceType": "availabilityException",
             "resource": resource,
             "previousValues": {"relationships": rel} if deleted else {},
+        },
+    }
+
+
+def component_event(
+    seq: int, family: str, listing_id: str, attributes: dict[str, Any], *, resource_id: str | None = None
+) -> dict[str, Any]:
+    """A `<family>/created` event (availabilityException, booking, stockAdjustment, ...) of a listing."""
+    rid = resource_id or new_id()
+    return {
+        "id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"event:{seq}:{rid}")),
+        "type": "event",
+        "attributes": {
+            "sequenceId": seq,
+            "eventType": f"{family}/created",
+            "createdAt": "2026-01-01T00:00:00.000Z",
+            "resourceId": rid,
+            "resourceType": family,
+            "resource": {
+                "id": rid,
+                "type": family,
+                "attributes": attributes,
+                "relationships": {"listing": {"data": {"id": listing_id, "type": "listing"}}},
+            },
+            "previousValues": {},
         },
     }

@@ -9,26 +9,12 @@ from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
-from indexer.intake import Backpressure, accept
+from indexer.intake import Backpressure, accept, event_limits
 from search_api.auth import OperatorDep
 from search_api.errors import ApiError
 from search_api.services import ServicesDep
 
 router = APIRouter(tags=["operator"], dependencies=[OperatorDep])
-
-
-async def _read_body(request: Request, limit: int) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise ApiError(413, f"body larger than {limit} bytes", location="body")
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise ApiError(413, f"body larger than {limit} bytes", location="body")
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 @router.post(
@@ -61,14 +47,14 @@ async def _read_body(request: Request, limit: int) -> bytes:
                 }
             },
             "400": {"description": "The body is not JSON or has no `data` list"},
-            "413": {"description": "Body or event count over the limit"},
+            "413": {"description": "Body over LISTING_SEARCH_MAX_BODY_BYTES, or too many events in one request"},
             "503": {"description": "Too many events waiting; retry after the given delay"},
         },
     },
 )
 async def post_events(request: Request, services: ServicesDep) -> Response:
     settings = services.settings
-    raw = await _read_body(request, settings.max_body_bytes)
+    raw = await request.body()  # at most max_body_bytes: search_api.request_limits saw to that
     try:
         body: Any = orjson.loads(raw)  # strict JSON: NaN and Infinity are refused
     except orjson.JSONDecodeError as exc:
@@ -82,7 +68,12 @@ async def post_events(request: Request, services: ServicesDep) -> Response:
         )
     try:
         result = await run_in_threadpool(
-            accept, services.redis, services.keys, events, max_pending=settings.max_pending_events
+            accept,
+            services.redis,
+            services.keys,
+            events,
+            max_pending=settings.max_pending_events,
+            limits=event_limits(settings),
         )
     except Backpressure as exc:
         raise ApiError(503, f"{exc}; retry later", headers={"Retry-After": "5"}) from exc

@@ -7,7 +7,7 @@ import math
 from typing import Any
 
 import orjson
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from opensearchpy.exceptions import ConnectionError as EngineConnectionError
 from opensearchpy.exceptions import ConnectionTimeout, TransportError
@@ -16,12 +16,13 @@ from indexer.index_admin import LiveIndex
 from schemas.index_layout import F, public_filter
 from schemas.listing_doc import public_resource
 from search_api.errors import ApiError
-from search_api.listing_params import openapi_parameters, parse_listing_query, parse_show
+from search_api.listing_params import QueryLimits, openapi_parameters, parse_listing_query, parse_show
 from search_api.listing_query import search_body
+from search_api.rate_limit import rate_limited
 from search_api.services import ServicesDep
 
 log = logging.getLogger(__name__)
-router = APIRouter(prefix="/v1/api/listings", tags=["public search"])
+router = APIRouter(prefix="/v1/api/listings", tags=["public search"], dependencies=[Depends(rate_limited)])
 
 _LISTING_EXAMPLE = {
     "id": "7a3b1c6e-9a2f-4e8b-8f3d-2f5c9e1a0b4d",
@@ -105,7 +106,8 @@ def _search(services: ServicesDep, live: LiveIndex, body: dict[str, Any]) -> dic
 )
 def query_listings(request: Request, services: ServicesDep) -> Response:
     live = _live(services)
-    q = parse_listing_query(request.query_params.multi_items(), live.schemas)
+    limits = QueryLimits(services.settings.max_keywords_chars, services.settings.max_ids)
+    q = parse_listing_query(request.query_params.multi_items(), live.schemas, limits)
     result = _search(services, live, search_body(q))
     total = int(result["hits"]["total"]["value"])
     data = [public_resource(hit["_id"], hit["_source"].get(F.SOURCE, {}), q.fields) for hit in result["hits"]["hits"]]

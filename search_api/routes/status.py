@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import PlainTextResponse
 
 from indexer import dead_letters
+from indexer.intake import event_limits
 from indexer.metrics import render
 from indexer.status import full_status
 from indexer.sync import sync_status
@@ -61,7 +62,7 @@ def get_dead_letter(letter_id: str, services: ServicesDep) -> dict[str, Any]:
 )
 def replay_dead_letter(letter_id: str, services: ServicesDep) -> dict[str, Any]:
     try:
-        ok, reason = dead_letters.replay(services.redis, services.keys, letter_id)
+        ok, reason = dead_letters.replay(services.redis, services.keys, letter_id, event_limits(services.settings))
     except KeyError:
         raise ApiError(404, f"no dead letter {letter_id}", param="letter_id", location="path") from None
     if not ok:
@@ -74,8 +75,9 @@ def replay_dead_letter(letter_id: str, services: ServicesDep) -> dict[str, Any]:
 @router.post("/v1/dead-letters/replay", summary="Replay every dead letter; reports the ones that still fail")
 def replay_all_dead_letters(services: ServicesDep) -> dict[str, Any]:
     replayed, failing = 0, []
+    limits = event_limits(services.settings)
     for letter_id in dead_letters.all_ids(services.redis, services.keys):
-        ok, reason = dead_letters.replay(services.redis, services.keys, letter_id)
+        ok, reason = dead_letters.replay(services.redis, services.keys, letter_id, limits)
         if ok:
             replayed += 1
         else:

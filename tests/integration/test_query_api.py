@@ -168,6 +168,7 @@ BAD_PARAMS: list[tuple[dict[str, str], str]] = [
     ({"perPage": "0"}, "perPage"),
     ({"perPage": "101"}, "perPage"),
     ({"perPage": "ten"}, "perPage"),
+    ({"perPage": "²"}, "perPage"),  # a Unicode digit int() refuses
     ({"page": "0"}, "page"),
     ({"page": "2501", "perPage": "4"}, "page"),
     ({"sort": "rating"}, "sort"),
@@ -191,11 +192,13 @@ BAD_PARAMS: list[tuple[dict[str, str], str]] = [
     ({"seats": "2"}, "start"),
     ({"start": "2020-01-01", "end": "2020-01-02"}, "start"),
     ({"start": "tomorrow", "end": "2020-01-02"}, "start"),
+    ({"start": "0001-01-01T00:00:00+14:00", "end": "2020-01-02"}, "start"),  # no UTC form
     ({"minStock": "-1"}, "minStock"),
     ({"stockMode": "strict"}, "stockMode"),
     ({"minStock": "1", "stockMode": "lenient"}, "stockMode"),
     ({"facets": "price"}, "facets"),
     ({"keywords": "x" * 300}, "keywords"),
+    ({"keywords": " ".join(["ab"] * 33)}, "keywords"),
 ]
 
 

@@ -56,6 +56,15 @@ def test_sigkill_mid_batch_loses_nothing(engine_url: str, redis_url: str) -> Non
                 assert first.poll() is None, first.stderr.read() if first.stderr else ""
                 assert time.monotonic() < deadline, "the worker made no progress"
                 time.sleep(0.02)
+            # Kill it mid-batch for sure: freeze it, and kill only once it holds delivered entries
+            # (a kill that lands between an acknowledgement and the next read tests nothing).
+            while True:
+                first.send_signal(signal.SIGSTOP)
+                if svc.services.redis.xpending(svc.services.keys.events, svc.services.keys.group)["pending"] > 0:
+                    break
+                first.send_signal(signal.SIGCONT)
+                assert time.monotonic() < deadline, "the worker never held a batch"
+                time.sleep(0.005)
             first.send_signal(signal.SIGKILL)
             first.wait(10)
         finally:

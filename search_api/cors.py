@@ -1,0 +1,84 @@
+"""CORS for storefronts, on the public search endpoints only (`/v1/api/`).
+
+Operator endpoints never answer a browser's cross-origin request: their credential must not be
+usable from a web page. Public search needs no credential, so none is ever allowed
+(`Access-Control-Allow-Credentials` is never sent). A refused preflight is a 403 in the
+contract's error shape rather than Starlette's plain text.
+"""
+
+from __future__ import annotations
+
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from search_api.errors import error_body
+
+PUBLIC_PREFIX = "/v1/api/"
+ALLOWED_METHODS = ("GET", "HEAD")
+PREFLIGHT_MAX_AGE = 600
+
+
+class PublicCors:
+    def __init__(self, app: ASGIApp, *, origins: list[str]) -> None:
+        self.app = app
+        self.any_origin = "*" in origins
+        self.origins = frozenset(origins)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not self.origins or not scope["path"].startswith(PUBLIC_PREFIX):
+            await self.app(scope, receive, send)
+            return
+        headers = Headers(scope=scope)
+        origin = headers.get("origin")
+        if origin is None:
+            await self.app(scope, receive, send)
+            return
+        allowed = self.any_origin or origin in self.origins
+        if scope["method"] == "OPTIONS" and "access-control-request-method" in headers:
+            await self._preflight(send, origin, allowed, headers)
+            return
+        if not allowed:
+            await self.app(scope, receive, send)  # no CORS headers: the browser keeps the answer from the page
+            return
+
+        async def send_with_cors(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                out = MutableHeaders(scope=message)
+                out.update(self._allow(origin))
+                out["Access-Control-Expose-Headers"] = "Retry-After"
+            await send(message)
+
+        await self.app(scope, receive, send_with_cors)
+
+    def _allow(self, origin: str) -> dict[str, str]:
+        if self.any_origin:
+            return {"Access-Control-Allow-Origin": "*"}
+        return {"Access-Control-Allow-Origin": origin, "Vary": "Origin"}
+
+    async def _preflight(self, send: Send, origin: str, allowed: bool, headers: Headers) -> None:
+        method = headers["access-control-request-method"].upper()
+        if not allowed:
+            await _answer(send, 403, error_body(403, f"Origin: {origin!r} is not allowed", source=["header", "Origin"]))
+            return
+        if method not in ALLOWED_METHODS:
+            details = f"Access-Control-Request-Method: public search answers {' and '.join(ALLOWED_METHODS)} only"
+            await _answer(send, 403, error_body(403, details, source=["header", "Access-Control-Request-Method"]))
+            return
+        extra = {
+            **self._allow(origin),
+            "Access-Control-Allow-Methods": ", ".join(ALLOWED_METHODS),
+            "Access-Control-Max-Age": str(PREFLIGHT_MAX_AGE),
+        }
+        requested = headers.get("access-control-request-headers")
+        if requested:
+            # Nothing a page can add to a GET changes what it may see (no credential is honoured here).
+            extra["Access-Control-Allow-Headers"] = requested
+        await _answer(send, 204, b"", extra)
+
+
+async def _answer(send: Send, status: int, body: bytes, extra: dict[str, str] | None = None) -> None:
+    headers = [(k.lower().encode(), v.encode()) for k, v in (extra or {}).items()]
+    if body:
+        headers += [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
