@@ -92,7 +92,7 @@ def main() -> None:
     print(f"\nratio raw/ours at the same documents per request: {figures['ratio']} (goal ≥ 0.9)")
     print(f"ratio against raw with {args.batch_size}-document requests: {figures['ratioAgainstChunksOfBatchSize']}")
     print(f"our workers spent {ours['bulkSeconds']} s in {ours['bulkRequests']:.0f} _bulk requests")
-    write_results("ingest", eng.description, figures)
+    write_results("ingest" if args.listings is None else f"ingest-{args.listings}", eng.description, figures)
 
 
 def our_path(base: str, raw: list[dict[str, Any]]) -> dict[str, Any]:

@@ -87,7 +87,7 @@ def main() -> None:
         ],
     )
     figures["goals"] = {"failedQueries": 0, "lostEvents": 0}
-    write_results("rebuild", eng.description, figures)
+    write_results(f"rebuild-{loaded}", eng.description, figures)
 
 
 def under_load(

@@ -237,22 +237,28 @@ def _json_bounds_error(name: str, value: Any, limits: EventLimits) -> str | None
     return None
 
 
-_SCALARS = (str, int, bool, type(None))
+_SCALARS = frozenset({str, int, bool, type(None)})
 
 
 def _walk_json(name: str, node: Any, depth: int, max_depth: int) -> str | None:
-    # Recursion is bounded by max_depth; scalars (nearly everything) cost one type check.
+    # Recursion is bounded by max_depth. The types of a container's children are collected in
+    # C (set(map(type, ...))), so the usual flat lists of strings cost no Python loop at all.
     if type(node) is float:
         return None if math.isfinite(node) else f"{name}: NaN and infinite numbers are not JSON"
     if isinstance(node, dict):
-        children: Any = node.values()
+        children: Any = list(node.values())
     elif isinstance(node, list):
         children = node
     else:
         return None
+    if not children:
+        return None
+    if depth >= max_depth:  # the children sit deeper than allowed, whatever they are
+        return f"{name}: nested deeper than {max_depth} levels"
+    kinds = set(map(type, children))
+    if kinds <= _SCALARS:
+        return None
     for child in children:
-        if depth >= max_depth:  # the child sits deeper than allowed, whatever it is
-            return f"{name}: nested deeper than {max_depth} levels"
         if type(child) in _SCALARS:
             continue
         err = _walk_json(name, child, depth + 1, max_depth)

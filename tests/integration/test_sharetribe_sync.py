@@ -3,6 +3,7 @@ retention gap, and the reconciliation job."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import signal
@@ -197,8 +198,14 @@ def jobs_process(svc: Service, engine_url: str, standin_url: str) -> subprocess.
         LISTING_SEARCH_SHARETRIBE_CLIENT_SECRET=CLIENT_SECRET,
         LISTING_SEARCH_SYNC_INTERVAL_SECONDS="0.5",
     )
+    # A session of its own: `--beat` runs beat in a child process, and the whole group must go.
     return subprocess.Popen(
-        [*cli_command(), "jobs", "--beat"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+        [*cli_command(), "jobs", "--beat"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
     )
 
 
@@ -221,13 +228,21 @@ def wait_matching(svc: Service, market: Marketplace, proc: subprocess.Popen[str]
 
 
 def stop(proc: subprocess.Popen[Any]) -> None:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(10)
+    """SIGTERM to the process group, then SIGKILL to whatever is left of it (beat's child too)."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGTERM)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        proc.wait(30)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(10)
+
+
+def crash(proc: subprocess.Popen[Any]) -> None:
+    """SIGKILL the whole group at once, as a container or host crash would."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(10)
 
 
 def test_celery_beat_syncs_and_a_restart_continues_from_the_checkpoint(engine_url: str, redis_url: str) -> None:
@@ -240,8 +255,7 @@ def test_celery_beat_syncs_and_a_restart_continues_from_the_checkpoint(engine_ur
             try:
                 wait_matching(svc, market, first)  # no checkpoint: a full re-sync, then events
             finally:
-                first.kill()  # no goodbye: whatever it held is the checkpoint's problem
-                first.wait(10)
+                crash(first)  # no goodbye: whatever it held is the checkpoint's problem
             checkpoint = load_checkpoint(svc.services).sequence_id
             assert checkpoint == market.seq
             resyncs = len(stand.requests_to("listings/query"))
@@ -332,7 +346,11 @@ def test_dev_follows_a_marketplace_when_the_sync_is_configured(engine_url: str, 
             "LISTING_SEARCH_SYNC_INTERVAL_SECONDS": "0.3",
         }
         proc = subprocess.Popen(
-            [*cli_command(), "dev", "--port", str(port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+            [*cli_command(), "dev", "--port", str(port)],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
         )
         base = f"http://127.0.0.1:{port}"
         try:
