@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import argparse
 import copy
+import os
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -143,6 +145,10 @@ def run(
             title = found.json()["data"]["attributes"]["title"] if found.status_code == 200 else None
             mismatches += not (title and title.startswith("fresh") and int(title[5:]) >= seq)
     latencies = [visible[s] - accepted[s] for s in accepted if s in visible]
+    if os.environ.get("BENCH_TRACE"):
+        Path(os.environ["BENCH_TRACE"]).write_text(
+            "\n".join(f"{accepted[s] - began:.3f} {visible[s] - accepted[s]:.3f}" for s in sorted(accepted))
+        )
     assert len(latencies) == len(accepted), "some events never became visible"
     return {"latencies": latencies, "accept": accept_s, "checked": checked, "mismatches": mismatches}
 

@@ -16,6 +16,7 @@ is reported too: on osmem-server each request has a large fixed cost.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import time
 from typing import Any
 
@@ -44,19 +45,25 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--listings", type=int, default=None, help="resample Boston to this many listings")
     parser.add_argument("--batch-size", type=int, default=1000, help="worker batch and raw bulk chunk size")
+    parser.add_argument("--workers", type=int, default=1, help="worker processes on our path")
     args = parser.parse_args()
     raw = list(events(boston(BOSTON), args.listings, today=utc_today()))
     with engine() as eng, redis_url() as redis, services(eng.url, redis, batch_size=args.batch_size) as built:
         port = free_port()
         env = {"LISTING_SEARCH_BATCH_SIZE": str(args.batch_size)}
-        with (
-            cli_process(built, eng.url, "api", "--port", str(port), **env),
-            cli_process(built, eng.url, "worker", "--name", "bench-worker", **env),
-        ):
+        with contextlib.ExitStack() as stack:
+            stack.enter_context(cli_process(built, eng.url, "api", "--port", str(port), **env))
+            for n in range(args.workers):
+                stack.enter_context(cli_process(built, eng.url, "worker", "--name", f"bench-worker-{n}", **env))
             base = f"http://127.0.0.1:{port}"
             wait_http(f"{base}/healthz")
             ours = our_path(base, raw)
-        figures: dict[str, Any] = {"events": len(raw), "batchSize": args.batch_size, "ours": ours}
+        figures: dict[str, Any] = {
+            "events": len(raw),
+            "batchSize": args.batch_size,
+            "workers": args.workers,
+            "ours": ours,
+        }
         same = max(1, round(ours["documentWrites"] / max(ours["bulkRequests"], 1)))
         figures["raw"] = raw_path(built, same)
         figures["rawChunksOfBatchSize"] = raw_path(built, args.batch_size)
@@ -70,7 +77,7 @@ def main() -> None:
         ["path", "seconds", "events/s", "documents/s"],
         [
             [
-                "ours (HTTP → stream → worker → searchable)",
+                f"ours (HTTP → stream → {args.workers} worker(s) → searchable)",
                 ours["seconds"],
                 ours["eventsPerSecond"],
                 ours["docsPerSecond"],
@@ -92,7 +99,8 @@ def main() -> None:
     print(f"\nratio raw/ours at the same documents per request: {figures['ratio']} (goal ≥ 0.9)")
     print(f"ratio against raw with {args.batch_size}-document requests: {figures['ratioAgainstChunksOfBatchSize']}")
     print(f"our workers spent {ours['bulkSeconds']} s in {ours['bulkRequests']:.0f} _bulk requests")
-    write_results("ingest" if args.listings is None else f"ingest-{args.listings}", eng.description, figures)
+    name = "ingest" if args.listings is None else f"ingest-{args.listings}"
+    write_results(name if args.workers == 1 else f"{name}-{args.workers}-workers", eng.description, figures)
 
 
 def our_path(base: str, raw: list[dict[str, Any]]) -> dict[str, Any]:

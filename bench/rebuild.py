@@ -76,6 +76,7 @@ def main() -> None:
         f"Rebuild of {loaded} listings under load ({eng.description})",
         ["measure", "value"],
         [
+            ["job", f"{job.get('state')} {job.get('error') or ''}".strip()],
             ["rebuild seconds", figures["rebuildSeconds"]],
             [
                 "queries run / failed / empty",

@@ -16,8 +16,10 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import orjson
@@ -25,6 +27,7 @@ from opensearchpy.exceptions import NotFoundError
 
 from indexer import jobs, schema_registry
 from indexer.context import Services
+from indexer.engine_retry import retry_transient
 from indexer.index_admin import LiveIndex, create_index, ensure_index, live_index, set_live_schemas, swap_aliases
 from indexer.rebuild_gate import RebuildGate
 from indexer.resync import ResyncRound
@@ -37,6 +40,7 @@ from schemas.search_schema import SchemaSet
 log = logging.getLogger(__name__)
 
 LOCK_TTL_MS = 600_000
+KEEPALIVE_S = 10.0
 SWAP_WAIT_S = 30.0
 # Dirty listings left when we stop chasing and pause writers for the final copy; chasing a
 # writer faster than us gives up after CATCH_UP_ROUNDS and pauses anyway.
@@ -121,6 +125,17 @@ def run_rebuild(services: Services, job_id: str) -> None:
     gate = RebuildGate(r, keys, job_id)
     finish = r.register_script(_FINISH)
     new_index: str | None = None
+    # While one engine call is slow or retried, the gate, the lock and the job record must stay
+    # alive: workers stop marking dirty listings once the gate's state expires.
+    done = threading.Event()
+
+    def keep_alive() -> None:
+        while not done.wait(KEEPALIVE_S):
+            gate.heartbeat()
+            r.pexpire(keys.rebuild_lock, LOCK_TTL_MS)
+            jobs.update(r, keys, job_id)
+
+    threading.Thread(target=keep_alive, name=f"rebuild-keepalive-{job_id[:8]}", daemon=True).start()
     try:
         rounds = 0
         while True:
@@ -168,6 +183,7 @@ def run_rebuild(services: Services, job_id: str) -> None:
             r.delete(keys.current_rebuild, keys.rebuild_wanted)
         raise
     finally:
+        done.set()
         if r.get(keys.rebuild_lock) in (job_id, job_id.encode()):
             r.delete(keys.rebuild_lock)
 
@@ -211,7 +227,7 @@ def _rebuild_once(
         raise RebuildError(f"workers did not pause within {SWAP_WAIT_S:.0f}s for the alias swap")
     while n := _copy_dirty(services, gate, live.name, target, schemas, resync):
         caught_up += n
-    engine.indices.refresh(index=target)
+    retry_transient(lambda: engine.indices.refresh(index=target), "refresh")
     swap_aliases(engine, names, live.name, target)
     gate.finish()
     pause_ms = int((time.monotonic() - paused_at) * 1000)
@@ -234,7 +250,7 @@ def _copy_all(
     services: Services, job_id: str, gate: RebuildGate, live: LiveIndex, target: str, schemas: SchemaSet
 ) -> int:
     engine, r, keys = services.engine, services.redis, services.keys
-    total = int(engine.count(index=live.name)["count"])
+    total = int(retry_transient(lambda: engine.count(index=live.name), "count")["count"])
     jobs.update(r, keys, job_id, phase="copy", done=0, total=total, source=live.name, target=target)
 
     copied = 0
@@ -250,7 +266,7 @@ def _copy_all(
         }
         if after is not None:
             body["search_after"] = after
-        hits = engine.search(index=live.name, body=body)["hits"]["hits"]
+        hits = retry_transient(partial(engine.search, index=live.name, body=body), "copy page")["hits"]["hits"]
         if not hits:
             break
         _write(
@@ -278,7 +294,7 @@ def _copy_dirty(
     if resync is not None:
         _write(services, target, schemas, resync.catch_up(ids, source, target))
         return len(ids)
-    found = fetch_sources(services.engine, source, ids)
+    found = retry_transient(lambda: fetch_sources(services.engine, source, ids), "catch-up read")
     _write(services, target, schemas, [(lid, src, version) for lid, (src, version) in found.items()])
     return len(ids)
 
@@ -292,7 +308,8 @@ def _write(services: Services, target: str, schemas: SchemaSet, docs: list[tuple
         lines.append(orjson.dumps(meta) + b"\n" + orjson.dumps(build_document(lid, src, schemas, today)) + b"\n")
     if not lines:
         return
-    resp = services.engine.bulk(body=b"".join(lines), index=target)
+    body = b"".join(lines)
+    resp = retry_transient(lambda: services.engine.bulk(body=body, index=target), "copy write")
     if not resp.get("errors"):
         return
     for item in resp["items"]:

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from indexer import jobs
 from indexer.context import Services
+from indexer.engine_retry import retry_transient
 from indexer.sharetribe_api import IntegrationApi
 from indexer.sharetribe_snapshot import scan_from_checkpoint
 from indexer.worker import fetch_sources
@@ -45,7 +47,8 @@ class ResyncRound:
             jobs.update(r, keys, self.job_id, phase="copy from source")
             seen: set[str] = set()
             for page in scan.listings():
-                found = fetch_sources(services.engine, live_name, [s.listing_id for s in page])
+                ids = [s.listing_id for s in page]
+                found = retry_transient(partial(fetch_sources, services.engine, live_name, ids), "re-sync read")
                 docs = []
                 for snap in page:
                     current = found.get(snap.listing_id, (None, 0))[0]
@@ -90,7 +93,7 @@ class ResyncRound:
             }
             if after is not None:
                 body["search_after"] = after
-            hits = engine.search(index=live_name, body=body)["hits"]["hits"]
+            hits = retry_transient(partial(engine.search, index=live_name, body=body), "re-sync scan")["hits"]["hits"]
             if not hits:
                 return removed
             docs = []
@@ -106,8 +109,9 @@ class ResyncRound:
 
     def catch_up(self, ids: list[str], live_name: str, target: str) -> list[tuple[str, dict[str, Any], int]]:
         """The documents to write for listings workers changed in the live index meanwhile."""
-        live = fetch_sources(self.services.engine, live_name, ids)
-        built = fetch_sources(self.services.engine, target, ids)
+        engine = self.services.engine
+        live = retry_transient(lambda: fetch_sources(engine, live_name, ids), "catch-up read")
+        built = retry_transient(lambda: fetch_sources(engine, target, ids), "catch-up read")
         out = []
         for lid in ids:
             if lid not in live:

@@ -152,3 +152,53 @@ def test_engine_outage_loses_nothing_and_status_shows_the_lag(engine_url: str, r
         for e in events:
             newest[e["attributes"]["resourceId"]] = e["attributes"]["resource"]["attributes"]["title"]
         assert all(newest[lid] == title for lid, title in titles.items())
+
+
+def test_a_rebuild_rides_out_an_engine_outage(engine_url: str, redis_url: str) -> None:
+    """The engine goes away for a few seconds in the middle of a rebuild's copy: the job waits
+    and goes on (the gate is kept alive meanwhile), instead of failing and starting over."""
+    import threading
+
+    from indexer import jobs
+    from indexer.context import Services
+    from indexer.rebuild import run_rebuild, start_rebuild
+    from infra.clients import opensearch_client
+    from tests.tcp_proxy import TcpProxy
+
+    proxy = TcpProxy(engine_url)
+    events = five_thousand_events()[:1000]
+    with running_service(engine_url, redis_url, rebuild_page_size=20) as svc:
+        svc.send(events)
+        svc.wait_searchable()
+        base = svc.services
+        behind = Services(
+            settings=base.settings,
+            engine=opensearch_client(proxy.url, timeout=5),
+            redis=base.redis,
+            names=base.names,
+            keys=base.keys,
+        )
+        failures: list[BaseException] = []
+
+        def run(job_id: str) -> None:
+            try:
+                run_rebuild(behind, job_id)
+            except BaseException as exc:
+                failures.append(exc)
+
+        job_id = start_rebuild(base, reason="t", enqueue=lambda j: threading.Thread(target=run, args=(j,)).start())
+        try:
+            deadline = time.monotonic() + 60
+            while (jobs.get(base.redis, base.keys, job_id) or {}).get("done", 0) < 100:
+                assert time.monotonic() < deadline, "the copy did not start"
+                time.sleep(0.01)
+            proxy.down()
+            time.sleep(4)
+            mid = jobs.get(base.redis, base.keys, job_id)
+            assert mid is not None and mid["state"] == "running", mid
+            proxy.up()
+            done = svc.wait_job(job_id, timeout=120)
+        finally:
+            proxy.down()
+        assert done["state"] == "succeeded" and not failures, (done, failures)
+        assert len(contents(svc)) == 1000 and svc.status()["indexVersion"] == 2
