@@ -9,7 +9,7 @@ import orjson
 import redis
 
 from indexer import stats
-from indexer.redis_keys import RedisKeys
+from indexer.redis_keys import LISTING_FIELD, RedisKeys
 from schemas.events import DEFAULT_LIMITS, EventLimits, strip_private
 
 INTAKE: str = "intake"
@@ -96,7 +96,7 @@ def replay(
             return False, f"{result.event_type} is not an event type search uses"
         event = result
     pipe = client.pipeline(transaction=True)
-    pipe.xadd(keys.events, {"e": event.to_json()})
+    pipe.xadd(keys.events, {"e": event.to_json(), LISTING_FIELD: event.listing_id})
     pipe.hincrby(keys.stats, stats.ACCEPTED, 1)
     pipe.eval(stats.RAISE_TO_LUA, 1, keys.stats, stats.ACCEPTED_SEQ, event.seq)
     pipe.xdel(keys.dead_letters, letter_id)

@@ -13,7 +13,7 @@ import redis
 from redis.client import Pipeline
 
 from indexer import dead_letters, stats
-from indexer.redis_keys import RedisKeys
+from indexer.redis_keys import LISTING_FIELD, RedisKeys
 from infra.settings import Settings
 from schemas.events import DEFAULT_LIMITS, ChangeEvent, EventLimits, Ignored, Rejected, classify
 
@@ -71,7 +71,7 @@ def accept(
     # One transaction: a crash can never leave an event counted but not queued, or the reverse.
     pipe = client.pipeline(transaction=True)
     for ev in good:
-        pipe.xadd(keys.events, {"e": ev.to_json()})
+        pipe.xadd(keys.events, {"e": ev.to_json(), LISTING_FIELD: ev.listing_id})
     for raw, reason in bad:
         dead_letters.add(pipe, keys, raw, reason, dead_letters.INTAKE)
     if max_seq is not None:

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+# Stream entries carry their listing id beside the event, so a worker can size its batch by the
+# listings it touches without decoding every event twice.
+LISTING_FIELD = "l"
+
 
 @dataclass(frozen=True)
 class RedisKeys:

@@ -32,7 +32,7 @@ from indexer import dead_letters
 from indexer.index_admin import index_view, live_index_name
 from indexer.metrics import record_bulk
 from indexer.rebuild_gate import WorkerGate
-from indexer.redis_keys import RedisKeys
+from indexer.redis_keys import LISTING_FIELD, RedisKeys
 from infra.settings import Settings
 from schemas.availability import utc_today
 from schemas.events import ChangeEvent
@@ -84,6 +84,8 @@ REFRESH_FIELD = b"r"
 # truth under the document (schemas.listing_doc.overlay): the reconciliation job's repairs.
 OVERLAY_FIELD = b"s"
 MARKER_FIELDS = (REFRESH_FIELD, OVERLAY_FIELD)
+# A batch reads on while its events touch fewer listings than batch_size, up to this many reads.
+GROW_FACTOR = 8
 
 
 class TransientEngineError(RuntimeError):
@@ -188,6 +190,22 @@ class Worker:
             self.gate.leave()
 
     def _read(self, start: str, *, block_ms: int | None) -> list[Entry]:
+        entries = self._read_once(start, block_ms=block_ms)
+        if start != ">":
+            return entries
+        # A backlog whose events bunch on few listings (an import sends each listing with its
+        # exceptions) would make many small bulk requests. Read on, without waiting, until the
+        # batch touches about `batch_size` listings or holds GROW_FACTOR times the events.
+        size = self.settings.batch_size
+        listings = {_listing_of(fields) for _, fields in entries}
+        more = entries
+        while len(more) == size and len(listings) < size and len(entries) < GROW_FACTOR * size:
+            more = self._read_once(start, block_ms=None)
+            entries += more
+            listings.update(_listing_of(fields) for _, fields in more)
+        return entries
+
+    def _read_once(self, start: str, *, block_ms: int | None) -> list[Entry]:
         found: Any = self.redis.xreadgroup(
             self.keys.group, self.consumer, {self.keys.events: start}, count=self.settings.batch_size, block=block_ms
         )
@@ -420,6 +438,10 @@ class Worker:
                 keys=[self.keys.events, self.keys.stats], args=[self.keys.group, max_seq, markers, *chunk], client=pipe
             )
         pipe.execute()
+
+
+def _listing_of(fields: dict[bytes, bytes]) -> bytes | None:
+    return fields.get(LISTING_FIELD.encode()) or fields.get(REFRESH_FIELD)
 
 
 def index_op(lid: str, doc: dict[str, Any], version: int | None) -> bytes:

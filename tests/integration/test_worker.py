@@ -44,3 +44,32 @@ def test_a_document_deleted_by_hand_dead_letters_its_events_instead_of_blocking(
     assert status["deadLetters"] == 1 and service.ids() == [other]
     [letter] = service.operator.get("/v1/dead-letters").json()["data"]
     assert letter["stage"] == "worker" and "version conflicts persist" in letter["reason"]
+
+
+def test_a_backlog_bunched_on_few_listings_makes_few_big_bulks(engine_url: str, redis_url: str) -> None:
+    """An import sends each listing with its exceptions: 1,000 events touch 100 listings. The
+    worker reads on until its batch touches about batch_size listings, so the backlog becomes
+    one bulk request rather than one per thousand events."""
+    from listing_search.runner import start_worker
+    from tests.support import exception_event, iso, running_service
+
+    events = []
+    seq = 0
+    for _ in range(300):
+        lid = new_id()
+        seq += 1
+        events.append(listing_event(seq, lid, event_type="listing/created"))
+        for day in range(9):
+            seq += 1
+            events.append(exception_event(seq, lid, new_id(), start=iso(day * 1440), end=iso(day * 1440 + 60)))
+    with running_service(engine_url, redis_url, workers=0) as svc:
+        for start in range(0, len(events), 1000):
+            svc.send(events[start : start + 1000])
+        worker = start_worker(svc.services, consumer="bunched")
+        try:
+            status = svc.wait_searchable()
+        finally:
+            worker.stop()
+        metrics = svc.operator.get("/metrics").text
+        bulks = next(line for line in metrics.splitlines() if line.startswith("listing_search_bulk_seconds_count"))
+        assert status["documents"] == 300 and float(bulks.split()[1]) == 1, bulks
