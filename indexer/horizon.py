@@ -9,10 +9,10 @@ order with the events, with the usual versioned writes. `pending` in status show
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 from indexer.context import Services
 from indexer.index_admin import live_index_name
+from indexer.index_scan import pages_by_id
 from indexer.worker import REFRESH_FIELD
 from schemas.availability import utc_today
 from schemas.index_layout import F
@@ -29,20 +29,12 @@ def roll_horizon(services: Services) -> int:
     today = utc_today().isoformat()
     query = {"bool": {"filter": [{"exists": {"field": F.PLAN_TYPE}}, {"range": {F.HORIZON_FROM: {"lt": today}}}]}}
     queued = 0
-    after: list[Any] | None = None
-    while True:
-        body: dict[str, Any] = {"size": PAGE, "query": query, "sort": [{F.ID: {"order": "asc"}}], "_source": False}
-        if after is not None:
-            body["search_after"] = after
-        hits = services.engine.search(index=index, body=body)["hits"]["hits"]
-        if not hits:
-            break
+    for hits in pages_by_id(services.engine, index, size=PAGE, query=query, source=False):
         pipe = services.redis.pipeline(transaction=False)
         for hit in hits:
             pipe.xadd(services.keys.events, {REFRESH_FIELD: hit["_id"].encode()})
         pipe.execute()
         queued += len(hits)
-        after = hits[-1]["sort"]
     if queued:
         log.info("horizon roll: %d listings queued for recomputation (horizon from %s)", queued, today)
     return queued

@@ -19,7 +19,6 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from functools import partial
 from typing import Any
 
 import orjson
@@ -29,6 +28,7 @@ from indexer import jobs, schema_registry
 from indexer.context import Services
 from indexer.engine_retry import retry_transient
 from indexer.index_admin import LiveIndex, create_index, ensure_index, live_index, set_live_schemas, swap_aliases
+from indexer.index_scan import pages_by_id
 from indexer.rebuild_gate import RebuildGate
 from indexer.resync import ResyncRound
 from indexer.worker import fetch_sources
@@ -204,12 +204,7 @@ def _rebuild_once(
     create_index(engine, services.settings, names, version, schemas, live=False)
     gate.open(target)
     if resync is not None:
-
-        def heartbeat() -> None:
-            gate.heartbeat()
-            r.pexpire(keys.rebuild_lock, LOCK_TTL_MS)
-
-        copied = resync.fill(live.name, lambda docs: _write(services, target, schemas, docs), heartbeat)
+        copied = resync.fill(live.name, lambda docs: _write(services, target, schemas, docs))
     else:
         copied = _copy_all(services, job_id, gate, live, target, schemas)
 
@@ -219,7 +214,6 @@ def _rebuild_once(
         if gate.dirty_count() < SWAP_WHEN_DIRTY_BELOW:
             break
         caught_up += _copy_dirty(services, gate, live.name, target, schemas, resync)
-        gate.heartbeat()
 
     jobs.update(r, keys, job_id, phase="swap")
     paused_at = time.monotonic()
@@ -254,28 +248,12 @@ def _copy_all(
     jobs.update(r, keys, job_id, phase="copy", done=0, total=total, source=live.name, target=target)
 
     copied = 0
-    page = services.settings.rebuild_page_size
-    after: list[Any] | None = None
-    while True:
-        body: dict[str, Any] = {
-            "size": page,
-            "sort": [{F.ID: {"order": "asc"}}],
-            "_source": [F.SOURCE],
-            "version": True,
-            "query": {"match_all": {}},
-        }
-        if after is not None:
-            body["search_after"] = after
-        hits = retry_transient(partial(engine.search, index=live.name, body=body), "copy page")["hits"]["hits"]
-        if not hits:
-            break
+    size = services.settings.rebuild_page_size
+    for hits in pages_by_id(engine, live.name, size=size, source=[F.SOURCE], version=True, retry="copy page"):
         _write(
             services, target, schemas, [(h["_id"], h["_source"].get(F.SOURCE) or {}, int(h["_version"])) for h in hits]
         )
         copied += len(hits)
-        after = hits[-1]["sort"]
-        gate.heartbeat()
-        r.pexpire(keys.rebuild_lock, LOCK_TTL_MS)
         jobs.update(r, keys, job_id, done=copied, total=max(total, copied))
     return copied
 

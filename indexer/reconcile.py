@@ -23,6 +23,7 @@ from opensearchpy import OpenSearch
 from indexer import jobs
 from indexer.context import Services
 from indexer.index_admin import ensure_index, live_index
+from indexer.index_scan import pages_by_id
 from indexer.sharetribe_api import IntegrationApi
 from indexer.sharetribe_snapshot import ListingSnapshot, scan_from_checkpoint
 from indexer.worker import OVERLAY_FIELD
@@ -37,8 +38,13 @@ MAX_EXAMPLES = 50
 PAGE = 1000
 
 
-def _indexed_fields(doc: dict[str, Any]) -> dict[str, Any]:
+def indexed_fields(doc: dict[str, Any]) -> dict[str, Any]:
+    """What searches see of a document: everything but its version and stored source."""
     return {k: v for k, v in doc.items() if k not in (F.SEQ, F.SOURCE)}
+
+
+def _differing(want: dict[str, Any], have: dict[str, Any]) -> list[str]:
+    return sorted(k for k in want.keys() | have.keys() if want.get(k) != have.get(k))
 
 
 def _as_indexed(listing_id: str, stored: dict[str, Any], schemas: SchemaSet, today: date) -> dict[str, Any]:
@@ -46,8 +52,8 @@ def _as_indexed(listing_id: str, stored: dict[str, Any], schemas: SchemaSet, tod
     computed on an earlier day waits for the daily roll: that is not drift, so it is compared as
     the roll will leave it."""
     if stored.get(F.HORIZON_FROM) not in (None, today.isoformat()):
-        return _indexed_fields(build_document(listing_id, stored.get(F.SOURCE) or {}, schemas, today))
-    return _indexed_fields(stored)
+        return indexed_fields(build_document(listing_id, stored.get(F.SOURCE) or {}, schemas, today))
+    return indexed_fields(stored)
 
 
 def _stored_documents(engine: OpenSearch, index: str, ids: list[str]) -> dict[str, dict[str, Any]]:
@@ -106,7 +112,7 @@ class Reconciler:
             stored = found.get(snap.listing_id)
             current = stored.get(F.SOURCE) or {} if stored is not None else None
             expected = overlay(snap.src, snap.absent, current)
-            want = _indexed_fields(build_document(snap.listing_id, expected, schemas, today))
+            want = indexed_fields(build_document(snap.listing_id, expected, schemas, today))
             if stored is None:
                 self._drift("missing", snap.listing_id, sorted(want), snap.as_json())
                 continue
@@ -114,36 +120,25 @@ class Reconciler:
             if want == have:
                 self.counts["inSync"] += 1
                 continue
-            fields = sorted(k for k in want.keys() | have.keys() if want.get(k) != have.get(k))
-            self._drift("drifted", snap.listing_id, fields, snap.as_json())
+            self._drift("drifted", snap.listing_id, _differing(want, have), snap.as_json())
 
     def _compare_gone(self, index: str, schemas: SchemaSet, seen: set[str], absent: dict[str, int]) -> None:
         """Indexed, visible-looking listings the marketplace does not have any more."""
-        engine, today = self.services.engine, utc_today()
-        after: list[Any] | None = None
-        while True:
-            body: dict[str, Any] = {
-                "size": PAGE,
-                "sort": [{F.ID: {"order": "asc"}}],
-                "query": {"bool": {"must_not": [{"term": {F.DELETED: True}}]}},
-            }
-            if after is not None:
-                body["search_after"] = after
-            hits = engine.search(index=index, body=body)["hits"]["hits"]
-            if not hits:
-                return
+        today = utc_today()
+        not_deleted = {"bool": {"must_not": [{"term": {F.DELETED: True}}]}}
+        for hits in pages_by_id(self.services.engine, index, size=PAGE, query=not_deleted):
             for hit in hits:
                 lid = hit["_id"]
                 if lid in seen:
                     continue
                 current = hit["_source"].get(F.SOURCE) or {}
                 expected = overlay({LISTING: None}, absent, current)
-                want = _indexed_fields(build_document(lid, expected, schemas, today))
+                want = indexed_fields(build_document(lid, expected, schemas, today))
                 have = _as_indexed(lid, hit["_source"], schemas, today)
                 if want != have:
-                    fields = sorted(k for k in want.keys() | have.keys() if want.get(k) != have.get(k))
-                    self._drift("gone", lid, fields, {"lid": lid, "src": {LISTING: None}, "absent": absent})
-            after = hits[-1]["sort"]
+                    self._drift(
+                        "gone", lid, _differing(want, have), {"lid": lid, "src": {LISTING: None}, "absent": absent}
+                    )
 
     def _drift(self, kind: str, listing_id: str, fields: list[str], snapshot: dict[str, Any]) -> None:
         self.counts[kind] += 1

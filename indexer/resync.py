@@ -17,6 +17,7 @@ from typing import Any
 from indexer import jobs
 from indexer.context import Services
 from indexer.engine_retry import retry_transient
+from indexer.index_scan import pages_by_id
 from indexer.sharetribe_api import IntegrationApi
 from indexer.sharetribe_snapshot import scan_from_checkpoint
 from indexer.worker import fetch_sources
@@ -36,7 +37,8 @@ class ResyncRound:
         self.gone: dict[str, int] = {}
         self.report: dict[str, int] = {}
 
-    def fill(self, live_name: str, write: Write, heartbeat: Callable[[], None]) -> int:
+    def fill(self, live_name: str, write: Write) -> int:
+        """The gate, lock and job record are kept alive by the rebuild's heartbeat thread."""
         services = self.services
         r, keys = services.redis, services.keys
         api = IntegrationApi.from_settings(services.settings)
@@ -57,10 +59,9 @@ class ResyncRound:
                     docs.append((snap.listing_id, src, source_seq(src)))
                     seen.add(snap.listing_id)
                 write(docs)
-                heartbeat()
                 jobs.update(r, keys, self.job_id, done=len(seen), total=len(seen))
             self.gone = scan.absent_everywhere()
-            removed = self._mark_gone(live_name, seen, write, heartbeat)
+            removed = self._mark_gone(live_name, seen, write)
             self.report = {
                 "sourceListings": scan.stats.listings,
                 "sourceExceptions": scan.stats.exceptions,
@@ -79,23 +80,11 @@ class ResyncRound:
         finally:
             api.close()
 
-    def _mark_gone(self, live_name: str, seen: set[str], write: Write, heartbeat: Callable[[], None]) -> int:
+    def _mark_gone(self, live_name: str, seen: set[str], write: Write) -> int:
         """Indexed listings the source no longer has: their deletion happened in the gap."""
-        engine, page = self.services.engine, self.services.settings.rebuild_page_size
-        after: list[Any] | None = None
+        engine, size = self.services.engine, self.services.settings.rebuild_page_size
         removed = 0
-        while True:
-            body: dict[str, Any] = {
-                "size": page,
-                "sort": [{F.ID: {"order": "asc"}}],
-                "_source": [F.SOURCE],
-                "query": {"match_all": {}},
-            }
-            if after is not None:
-                body["search_after"] = after
-            hits = retry_transient(partial(engine.search, index=live_name, body=body), "re-sync scan")["hits"]["hits"]
-            if not hits:
-                return removed
+        for hits in pages_by_id(engine, live_name, size=size, source=[F.SOURCE], retry="re-sync scan"):
             docs = []
             for hit in hits:
                 if hit["_id"] in seen:
@@ -104,8 +93,7 @@ class ResyncRound:
                 docs.append((hit["_id"], src, source_seq(src)))
             removed += len(docs)
             write(docs)
-            heartbeat()
-            after = hits[-1]["sort"]
+        return removed
 
     def catch_up(self, ids: list[str], live_name: str, target: str) -> list[tuple[str, dict[str, Any], int]]:
         """The documents to write for listings workers changed in the live index meanwhile."""
