@@ -154,75 +154,69 @@ class IntegrationApi:
 
     def get(self, path: str, params: Mapping[str, str]) -> dict[str, Any]:
         url = f"{API_PREFIX}/{path}"
+
+        def request() -> httpx.Response:
+            self.stats.by_path[path] = self.stats.by_path.get(path, 0) + 1
+            return self._http.get(url, params=params, headers={"Authorization": f"Bearer {self._access_token()}"})
+
+        for refreshed in (False, True):
+            resp = self._send(f"GET {url}", request, counted=True)
+            if resp.status_code == 200:
+                body: dict[str, Any] = resp.json()
+                return body
+            if resp.status_code == 401 and not refreshed:
+                self._token = None  # expired or revoked: one fresh token, then a real error
+                continue
+            break
+        raise SharetribeError(f"GET {url} answered {resp.status_code}: {_error_title(resp)}", resp.status_code)
+
+    def _access_token(self) -> str:
+        if self._token is not None and time.monotonic() < self._token_expires:
+            return self._token
+        form = {
+            "client_id": self._client_id,
+            "client_secret": self._client_secret,
+            "grant_type": "client_credentials",
+            "scope": "integ",
+        }
+        resp = self._send("token request", lambda: self._http.post(TOKEN_PATH, data=form))
+        if resp.status_code != 200:
+            raise SharetribeError(f"token request answered {resp.status_code}: {_error_title(resp)}", resp.status_code)
+        body = resp.json()
+        self._token = str(body["access_token"])
+        expires_in = float(body.get("expires_in") or 3600)
+        self._token_expires = time.monotonic() + max(1.0, expires_in - TOKEN_SLACK_S)
+        return self._token
+
+    def _send(self, what: str, request: Callable[[], httpx.Response], *, counted: bool = False) -> httpx.Response:
+        """The answer to `request`, retrying network errors, 429 and 5xx with capped backoff
+        (jittered, at least `Retry-After`) for up to `give_up_seconds`; any other answer is
+        returned for the caller to judge."""
         began = time.monotonic()
         attempt = 0
-        refreshed = False
         while True:
-            self.stats.requests += 1
-            self.stats.by_path[path] = self.stats.by_path.get(path, 0) + 1
+            if counted:
+                self.stats.requests += 1
+            resp: httpx.Response | None
             try:
-                resp = self._http.get(url, params=params, headers={"Authorization": f"Bearer {self._access_token()}"})
+                resp = request()
             except httpx.TransportError as exc:
-                resp = None
-                problem = f"{type(exc).__name__}: {exc}"
+                resp, problem = None, f"{type(exc).__name__}: {exc}"
             if resp is not None:
-                if resp.status_code == 200:
-                    body: dict[str, Any] = resp.json()
-                    return body
-                if resp.status_code == 401 and not refreshed:
-                    self._token = None  # expired or revoked: one fresh token, then a real error
-                    refreshed = True
-                    continue
                 if resp.status_code != 429 and resp.status_code < 500:
-                    raise SharetribeError(
-                        f"GET {url} answered {resp.status_code}: {_error_title(resp)}", resp.status_code
-                    )
+                    return resp
                 problem = f"{resp.status_code} {_error_title(resp)}"
-                if resp.status_code == 429:
+                if resp.status_code == 429 and counted:
                     self.stats.throttled += 1
             delay = min(self._retry_max, 0.25 * 2**attempt)
             delay = random.uniform(delay / 2, delay)
             if resp is not None and (hint := _retry_after(resp)) is not None:
                 delay = min(self._retry_max, max(delay, hint))
             if time.monotonic() - began + delay > self._give_up:
-                raise SharetribeUnavailable(f"GET {url}: {problem} (gave up after {self._give_up:.0f}s)")
-            log.warning("Integration API %s: %s; retrying in %.1fs", path, problem, delay)
-            self.stats.retries += 1
-            attempt = min(attempt + 1, 20)
-            self._sleep(delay)
-
-    def _access_token(self) -> str:
-        if self._token is not None and time.monotonic() < self._token_expires:
-            return self._token
-        began = time.monotonic()
-        attempt = 0
-        while True:
-            try:
-                resp = self._http.post(
-                    TOKEN_PATH,
-                    data={
-                        "client_id": self._client_id,
-                        "client_secret": self._client_secret,
-                        "grant_type": "client_credentials",
-                        "scope": "integ",
-                    },
-                )
-                if resp.status_code == 200:
-                    body = resp.json()
-                    self._token = str(body["access_token"])
-                    expires_in = float(body.get("expires_in") or 3600)
-                    self._token_expires = time.monotonic() + max(1.0, expires_in - TOKEN_SLACK_S)
-                    return self._token
-                if resp.status_code != 429 and resp.status_code < 500:
-                    raise SharetribeError(
-                        f"token request answered {resp.status_code}: {_error_title(resp)}", resp.status_code
-                    )
-                problem = f"{resp.status_code}"
-            except httpx.TransportError as exc:
-                problem = f"{type(exc).__name__}: {exc}"
-            delay = min(self._retry_max, 0.25 * 2**attempt)
-            if time.monotonic() - began + delay > self._give_up:
-                raise SharetribeUnavailable(f"token request: {problem} (gave up after {self._give_up:.0f}s)")
+                raise SharetribeUnavailable(f"{what}: {problem} (gave up after {self._give_up:.0f}s)")
+            log.warning("Integration API %s: %s; retrying in %.1fs", what, problem, delay)
+            if counted:
+                self.stats.retries += 1
             attempt = min(attempt + 1, 20)
             self._sleep(delay)
 
