@@ -19,7 +19,7 @@ from typing import Any
 from indexer.context import Services
 from indexer.index_admin import drop_all
 from infra.settings import Settings
-from listing_search.runner import build_services
+from listing_search.runner import build_services, cli_command
 
 RESULTS = Path(__file__).parent / "results"
 BOSTON = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "boston"
@@ -207,20 +207,9 @@ def load_documents(built: Services, raw: Sequence[dict[str, Any]], *, chunk: int
     return len(groups)
 
 
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 @contextmanager
 def cli_process(built: Services, engine_url: str, *args: str, **env: str) -> Iterator[subprocess.Popen[bytes]]:
     """`listing-search <args>` as its own process, on this deployment's prefixes."""
-    import sys
-
     s = built.settings
     environment = {
         **os.environ,
@@ -232,9 +221,9 @@ def cli_process(built: Services, engine_url: str, *args: str, **env: str) -> Ite
         "LISTING_SEARCH_REPLICAS": "0",
         **env,
     }
-    script = Path(sys.executable).parent / "listing-search"
-    cmd = [str(script)] if script.exists() else [sys.executable, "-m", "listing_search"]
-    proc = subprocess.Popen([*cmd, *args], env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [*cli_command(), *args], env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     try:
         yield proc
     finally:

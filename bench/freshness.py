@@ -27,7 +27,6 @@ from bench.common import (
     BOSTON,
     cli_process,
     engine,
-    free_port,
     load_documents,
     print_table,
     redis_url,
@@ -38,6 +37,7 @@ from bench.common import (
 )
 from bench.scale import boston, events
 from indexer import stats
+from listing_search.runner import free_port
 from schemas.availability import utc_today
 
 

@@ -27,7 +27,6 @@ from bench.common import (
     BOSTON,
     cli_process,
     engine,
-    free_port,
     print_table,
     redis_url,
     services,
@@ -36,6 +35,7 @@ from bench.common import (
 )
 from bench.scale import boston, events
 from indexer.index_admin import create_index, live_index
+from listing_search.runner import free_port
 from schemas.availability import utc_today
 
 PAGE = 1000

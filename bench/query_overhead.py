@@ -25,7 +25,6 @@ from bench.common import (
     BOSTON,
     cli_process,
     engine,
-    free_port,
     load_documents,
     percentile,
     print_table,
@@ -37,6 +36,7 @@ from bench.common import (
 )
 from bench.scale import boston, events
 from indexer.index_admin import live_index
+from listing_search.runner import free_port
 from schemas.availability import utc_today
 from search_api.listing_params import parse_listing_query
 from search_api.listing_query import search_body

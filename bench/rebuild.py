@@ -25,7 +25,6 @@ from bench.common import (
     BOSTON,
     cli_process,
     engine,
-    free_port,
     load_documents,
     print_table,
     redis_url,
@@ -35,6 +34,7 @@ from bench.common import (
 )
 from bench.query_overhead import storefront_queries
 from bench.scale import boston, events
+from listing_search.runner import free_port
 from schemas.availability import utc_today
 from schemas.index_layout import F
 

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import logging
 import socket
+import sys
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import uvicorn
 from celery import Celery
@@ -54,6 +56,12 @@ def start_worker(services: Services, *, consumer: str | None = None) -> WorkerTh
     handle = WorkerThread(worker)
     handle.start()
     return handle
+
+
+def cli_command() -> list[str]:
+    """How to start `listing-search` as a process of its own, installed script or not."""
+    script = Path(sys.executable).parent / "listing-search"
+    return [str(script)] if script.exists() else [sys.executable, "-m", "listing_search"]
 
 
 def free_port() -> int:
@@ -112,6 +120,7 @@ __all__ = [
     "ServerThread",
     "WorkerThread",
     "build_services",
+    "cli_command",
     "create_app",
     "job_worker_in_thread",
     "serve_in_thread",

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import os
-import sys
 import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -155,11 +153,6 @@ def service_env(svc: Service, engine_url: str, **extra: str) -> dict[str, str]:
         "LISTING_SEARCH_REPLICAS": "0",
         **extra,
     }
-
-
-def cli_command() -> list[str]:
-    script = Path(sys.executable).parent / "listing-search"
-    return [str(script)] if script.exists() else [sys.executable, "-m", "listing_search"]
 
 
 def contract_error(resp: httpx.Response, status: int, path: list[str] | None = None) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from opensearchpy import helpers
 from indexer import jobs
 from indexer.index_admin import index_view, live_index_name
 from indexer.rebuild import run_rebuild
+from indexer.reconcile import indexed_fields
 from indexer.sharetribe_api import IntegrationApi
 from indexer.sync import PollReport, poll
 from listing_search.runner import serve_in_thread
@@ -23,7 +24,7 @@ from schemas.events import ChangeEvent, classify
 from schemas.index_layout import F
 from schemas.listing_doc import build_document, merge
 from tests.sharetribe_standin import CLIENT_ID, CLIENT_SECRET, Marketplace, StandIn
-from tests.support import Service
+from tests.support import Service, running_service
 
 
 @contextmanager
@@ -45,6 +46,22 @@ def sync_settings(url: str, **extra: Any) -> dict[str, Any]:
         "sync_give_up_seconds": 20.0,
         **extra,
     }
+
+
+@contextmanager
+def synced(
+    engine_url: str, redis_url: str, *, standin_options: dict[str, Any] | None = None, **settings: Any
+) -> Iterator[tuple[StandIn, Service, Driver]]:
+    """A stand-in marketplace, a service syncing from it, and the driver that ticks the sync."""
+    with (
+        standin(**(standin_options or {})) as (stand, url),
+        running_service(engine_url, redis_url, **sync_settings(url, **settings)) as svc,
+    ):
+        driver = Driver(svc)
+        try:
+            yield stand, svc, driver
+        finally:
+            driver.close()
 
 
 class Driver:
@@ -92,10 +109,6 @@ class Driver:
         self.api.close()
 
 
-def _indexed_fields(doc: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in doc.items() if k not in (F.SEQ, F.SOURCE)}
-
-
 def expected_documents(svc: Service, market: Marketplace) -> dict[str, dict[str, Any]]:
     """The oracle: every event the marketplace ever emitted (retention or not), in order."""
     services = svc.services
@@ -111,14 +124,14 @@ def expected_documents(svc: Service, market: Marketplace) -> dict[str, dict[str,
     out = {}
     for lid, evs in by_listing.items():
         src, _ = merge(None, sorted(evs, key=lambda e: e.seq))
-        out[lid] = _indexed_fields(build_document(lid, src, schemas, today))
+        out[lid] = indexed_fields(build_document(lid, src, schemas, today))
     return out
 
 
 def indexed_documents(svc: Service) -> dict[str, dict[str, Any]]:
     engine, alias = svc.services.engine, svc.services.names.alias
     return {
-        h["_id"]: _indexed_fields(h["_source"])
+        h["_id"]: indexed_fields(h["_source"])
         for h in helpers.scan(engine, index=alias, query={"query": {"match_all": {}}})
     }
 

@@ -5,23 +5,16 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
 
-from listing_search.runner import free_port
+from listing_search.runner import cli_command, free_port
 
 TOKEN = "cli-test-token"
-
-
-def command() -> list[str]:
-    script = Path(sys.executable).parent / "listing-search"
-    return [str(script)] if script.exists() else [sys.executable, "-m", "listing_search"]
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +24,11 @@ def dev_server(redis_url: str) -> Iterator[tuple[str, str]]:
     env = {k: v for k, v in os.environ.items() if k != "OPENSEARCH_URL"}
     env.update(REDIS_URL=redis_url, LISTING_SEARCH_REDIS_PREFIX=prefix, LISTING_SEARCH_OPERATOR_TOKEN=TOKEN)
     proc = subprocess.Popen(
-        [*command(), "dev", "--port", str(port)], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        [*cli_command(), "dev", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -74,7 +71,7 @@ def test_import_airbnb_over_http_updates_in_place(dev_server: tuple[str, str]) -
     base, _ = dev_server
     env = {**os.environ, "LISTING_SEARCH_OPERATOR_TOKEN": TOKEN}
     done = subprocess.run(
-        [*command(), "import-airbnb", "--url", base, "--wait"], env=env, capture_output=True, text=True, timeout=180
+        [*cli_command(), "import-airbnb", "--url", base, "--wait"], env=env, capture_output=True, text=True, timeout=180
     )
     assert done.returncode == 0, done.stderr
     assert "sent 1715 events (sequenceIds 1716..3430)" in done.stdout
@@ -86,14 +83,14 @@ def test_import_airbnb_refuses_without_token(dev_server: tuple[str, str]) -> Non
     base, _ = dev_server
     env = {k: v for k, v in os.environ.items() if k != "LISTING_SEARCH_OPERATOR_TOKEN"}
     done = subprocess.run(
-        [*command(), "import-airbnb", "--url", base], env=env, capture_output=True, text=True, timeout=60
+        [*cli_command(), "import-airbnb", "--url", base], env=env, capture_output=True, text=True, timeout=60
     )
     assert done.returncode == 2 and "operator token" in done.stderr
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "LISTING_SEARCH_OPERATOR_TOKEN": TOKEN}
-    return subprocess.run([*command(), *args], env=env, capture_output=True, text=True, timeout=180)
+    return subprocess.run([*cli_command(), *args], env=env, capture_output=True, text=True, timeout=180)
 
 
 def test_schema_cli_round_trip(dev_server: tuple[str, str]) -> None:

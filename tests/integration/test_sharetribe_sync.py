@@ -16,176 +16,156 @@ import httpx
 from indexer import jobs, stats
 from indexer.reconcile import Reconciler, start_reconcile
 from indexer.sync_checkpoint import POLLED_AT, load_checkpoint
-from listing_search.runner import free_port
+from listing_search.runner import cli_command, free_port
 from tests.sharetribe_standin import CLIENT_ID, CLIENT_SECRET, Marketplace
-from tests.support import OPERATOR_TOKEN, Service, cli_command, listing_event, new_id, running_service, service_env
-from tests.sync_support import Driver, assert_index_matches, standin, sync_settings
+from tests.support import OPERATOR_TOKEN, Service, listing_event, new_id, running_service, service_env
+from tests.sync_support import assert_index_matches, standin, sync_settings, synced
 
 
 def test_first_sync_resyncs_pages_and_follows_events(engine_url: str, redis_url: str) -> None:
     # One page per query window: listings/query must continue with createdAtEnd past the limit.
-    with standin(pagination_limit=1) as (stand, url):
+    with synced(engine_url, redis_url, standin_options={"pagination_limit": 1}) as (stand, svc, driver):
         market = stand.market
         rng = random.Random(11)
         market.random_changes(rng, 1500)
-        with running_service(engine_url, redis_url, **sync_settings(url)) as svc:
-            driver = Driver(svc)
-            try:
-                first = driver.poll()
-                # No checkpoint: a full re-sync starts, and events are read from just before it.
-                assert first.resync_job is not None
-                # A full page is followed at once by the next: every event (~1,500) in one tick.
-                count = len(market.events)
-                assert count > 1400 and first.events == count and first.pages == count // 100 + 1, first
-                market.random_changes(rng, 300)  # while the re-sync may still run
-                driver.settle()
-                assert_index_matches(svc, market)
+        first = driver.poll()
+        # No checkpoint: a full re-sync starts, and events are read from just before it.
+        assert first.resync_job is not None
+        # A full page is followed at once by the next: every event (~1,500) in one tick.
+        count = len(market.events)
+        assert count > 1400 and first.events == count and first.pages == count // 100 + 1, first
+        market.random_changes(rng, 300)  # while the re-sync may still run
+        driver.settle()
+        assert_index_matches(svc, market)
 
-                job = jobs.get(svc.services.redis, svc.services.keys, first.resync_job)
-                assert job is not None and job["kind"] == "resync" and job["state"] == "succeeded", job
-                assert job["sourceListings"] > 100 and job["apiRequests"] > 0
-                windows = [p for p in stand.requests_to("listings/query") if "createdAtEnd" in p]
-                assert windows, "the pagination limit was never worked around"
-                assert all(int(p["page"]) == 1 for p in stand.requests_to("listings/query"))
+        job = jobs.get(svc.services.redis, svc.services.keys, first.resync_job)
+        assert job is not None and job["kind"] == "resync" and job["state"] == "succeeded", job
+        assert job["sourceListings"] > 100 and job["apiRequests"] > 0
+        windows = [p for p in stand.requests_to("listings/query") if "createdAtEnd" in p]
+        assert windows, "the pagination limit was never worked around"
+        assert all(int(p["page"]) == 1 for p in stand.requests_to("listings/query"))
 
-                # Then it follows the events: the checkpoint is the newest sequenceId.
-                before = len(market.events)
-                market.random_changes(rng, 250)
-                report = driver.poll()
-                fresh = len(market.events) - before
-                assert report.events == fresh and report.pages == fresh // 100 + 1 and report.resync_job is None
-                assert load_checkpoint(svc.services).sequence_id == market.seq
-                driver.settle()
-                assert_index_matches(svc, market)
-                status = svc.status()["sync"]
-                assert status["configured"] and status["checkpoint"]["sequenceId"] == market.seq
-                assert status["resync"]["state"] == "succeeded" and status["lastError"] is None
-            finally:
-                driver.close()
+        # Then it follows the events: the checkpoint is the newest sequenceId.
+        before = len(market.events)
+        market.random_changes(rng, 250)
+        report = driver.poll()
+        fresh = len(market.events) - before
+        assert report.events == fresh and report.pages == fresh // 100 + 1 and report.resync_job is None
+        assert load_checkpoint(svc.services).sequence_id == market.seq
+        driver.settle()
+        assert_index_matches(svc, market)
+        status = svc.status()["sync"]
+        assert status["configured"] and status["checkpoint"]["sequenceId"] == market.seq
+        assert status["resync"]["state"] == "succeeded" and status["lastError"] is None
 
 
 def test_a_429_storm_is_ridden_out_and_a_long_one_moves_nothing(engine_url: str, redis_url: str) -> None:
-    with standin() as (stand, url):
+    with synced(engine_url, redis_url, sync_give_up_seconds=5.0) as (stand, svc, driver):
         market = stand.market
         rng = random.Random(5)
         market.random_changes(rng, 200)
-        with running_service(engine_url, redis_url, **sync_settings(url, sync_give_up_seconds=5.0)) as svc:
-            driver = Driver(svc)
-            try:
-                driver.settle()
-                assert_index_matches(svc, market)
+        driver.settle()
+        assert_index_matches(svc, market)
 
-                stand.faults = [429] * 8 + [503, 502] + [429] * 4
-                before = len(market.events)
-                market.random_changes(rng, 250)
-                report = driver.poll()
-                assert report.stopped_by is None and report.events == len(market.events) - before, report
-                assert stand.faults == [] and driver.api.stats.throttled >= 12
-                driver.settle()
-                assert_index_matches(svc, market)
+        stand.faults = [429] * 8 + [503, 502] + [429] * 4
+        before = len(market.events)
+        market.random_changes(rng, 250)
+        report = driver.poll()
+        assert report.stopped_by is None and report.events == len(market.events) - before, report
+        assert stand.faults == [] and driver.api.stats.throttled >= 12
+        driver.settle()
+        assert_index_matches(svc, market)
 
-                # A storm longer than the sync waits: it gives up, the checkpoint stays put and
-                # status says why; the next tick after the storm catches up.
-                before = load_checkpoint(svc.services).sequence_id
-                stand.faults = [429] * 100_000
-                market.random_changes(rng, 80)
-                report = driver.poll()
-                assert report.stopped_by is not None and "gave up" in report.stopped_by
-                assert load_checkpoint(svc.services).sequence_id == before
-                sync = svc.status()["sync"]
-                assert sync["lastError"] and "429" in sync["lastError"]
-                stand.faults = []
-                driver.settle()
-                assert_index_matches(svc, market)
-                assert svc.status()["sync"]["lastError"] is None
-            finally:
-                driver.close()
+        # A storm longer than the sync waits: it gives up, the checkpoint stays put and
+        # status says why; the next tick after the storm catches up.
+        before = load_checkpoint(svc.services).sequence_id
+        stand.faults = [429] * 100_000
+        market.random_changes(rng, 80)
+        report = driver.poll()
+        assert report.stopped_by is not None and "gave up" in report.stopped_by
+        assert load_checkpoint(svc.services).sequence_id == before
+        sync = svc.status()["sync"]
+        assert sync["lastError"] and "429" in sync["lastError"]
+        stand.faults = []
+        driver.settle()
+        assert_index_matches(svc, market)
+        assert svc.status()["sync"]["lastError"] is None
 
 
 def test_a_retention_gap_triggers_a_full_resync(engine_url: str, redis_url: str) -> None:
-    with standin() as (stand, url):
+    with synced(engine_url, redis_url, sync_clock_margin_seconds=0) as (stand, svc, driver):
         market = stand.market
         rng = random.Random(23)
         market.random_changes(rng, 300)
         # No clock margin: after the re-sync only events from its start on are replayed, so the
         # gap's changes can only come from the snapshot.
-        with running_service(engine_url, redis_url, **sync_settings(url, sync_clock_margin_seconds=0)) as svc:
-            driver = Driver(svc)
-            try:
-                driver.settle()
-                assert_index_matches(svc, market)
-                indexed_before = set(market.listings)
+        driver.settle()
+        assert_index_matches(svc, market)
+        indexed_before = set(market.listings)
 
-                # The sync is down longer than the retention; the marketplace changes, and the
-                # events of that time are gone when it comes back.
-                market.random_changes(rng, 600)
-                market.forget_events_through(market.seq)
-                deleted_in_gap = indexed_before - set(market.listings)
-                assert deleted_in_gap, "the gap should delete some listings"
-                old = int(time.time() * 1000) - 100 * 86_400_000
-                svc.services.redis.hset(svc.services.keys.sync, POLLED_AT, old)
+        # The sync is down longer than the retention; the marketplace changes, and the
+        # events of that time are gone when it comes back.
+        market.random_changes(rng, 600)
+        market.forget_events_through(market.seq)
+        deleted_in_gap = indexed_before - set(market.listings)
+        assert deleted_in_gap, "the gap should delete some listings"
+        old = int(time.time() * 1000) - 100 * 86_400_000
+        svc.services.redis.hset(svc.services.keys.sync, POLLED_AT, old)
 
-                report = driver.poll()
-                assert report.resync_job is not None
-                job = jobs.get(svc.services.redis, svc.services.keys, report.resync_job)
-                assert job is not None and "retention" in job["reason"]
-                market.random_changes(rng, 100)  # events after the gap arrive as usual
-                driver.settle()
-                assert_index_matches(svc, market)
-                visible = svc.id_set()
-                assert not visible & deleted_in_gap
-            finally:
-                driver.close()
+        report = driver.poll()
+        assert report.resync_job is not None
+        job = jobs.get(svc.services.redis, svc.services.keys, report.resync_job)
+        assert job is not None and "retention" in job["reason"]
+        market.random_changes(rng, 100)  # events after the gap arrive as usual
+        driver.settle()
+        assert_index_matches(svc, market)
+        visible = svc.id_set()
+        assert not visible & deleted_in_gap
 
 
 def test_reconciliation_finds_and_repairs_drift(engine_url: str, redis_url: str) -> None:
-    with standin() as (stand, url):
+    with synced(engine_url, redis_url) as (stand, svc, driver):
         market = stand.market
         rng = random.Random(3)
         market.random_changes(rng, 300)
-        with running_service(engine_url, redis_url, **sync_settings(url)) as svc:
-            driver = Driver(svc)
-            try:
-                driver.settle()
-                assert_index_matches(svc, market)
-                services = svc.services
-                engine, alias = services.engine, services.names.alias
-                published = sorted(lid for lid, r in market.listings.items() if r["attributes"]["state"] == "published")
-                # Drift of three kinds: a listing whose events were missed, a document with a
-                # wrong price, and a listing the marketplace never had (an event from elsewhere).
-                lost = market.create_listing(title="missed")
-                services.redis.hset(services.keys.sync, "sequenceId", market.seq)
-                wrong = published[1]
-                doc = engine.get(index=alias, id=wrong)
-                engine.index(
-                    index=alias,
-                    id=wrong,
-                    body={**doc["_source"], "priceAmount": 1},
-                    params={"version": doc["_version"], "version_type": "external_gte", "refresh": "true"},
-                )
-                stray = new_id()
-                accepted = int(services.redis.hget(services.keys.stats, stats.ACCEPTED_SEQ) or 0)
-                svc.send([listing_event(accepted + 1, stray, event_type="listing/created")])
-                driver.settle()
-                assert stray in svc.id_set() and lost not in svc.id_set()
+        driver.settle()
+        assert_index_matches(svc, market)
+        services = svc.services
+        engine, alias = services.engine, services.names.alias
+        published = sorted(lid for lid, r in market.listings.items() if r["attributes"]["state"] == "published")
+        # Drift of three kinds: a listing whose events were missed, a document with a
+        # wrong price, and a listing the marketplace never had (an event from elsewhere).
+        lost = market.create_listing(title="missed")
+        services.redis.hset(services.keys.sync, "sequenceId", market.seq)
+        wrong = published[1]
+        doc = engine.get(index=alias, id=wrong)
+        engine.index(
+            index=alias,
+            id=wrong,
+            body={**doc["_source"], "priceAmount": 1},
+            params={"version": doc["_version"], "version_type": "external_gte", "refresh": "true"},
+        )
+        stray = new_id()
+        accepted = int(services.redis.hget(services.keys.stats, stats.ACCEPTED_SEQ) or 0)
+        svc.send([listing_event(accepted + 1, stray, event_type="listing/created")])
+        driver.settle()
+        assert stray in svc.id_set() and lost not in svc.id_set()
 
-                job_id = start_reconcile(services, reason="test", repair=True)
-                result = Reconciler(services, job_id).run()
-                assert result["missing"] == 1 and result["gone"] == 1 and result["drifted"] == 1, result
-                assert result["repairsQueued"] == 3 and result["checked"] == len(market.listings)
-                rec = jobs.get(services.redis, services.keys, job_id)
-                assert rec is not None and rec["state"] == "succeeded"
-                kinds = {e["id"]: (e["kind"], e["fields"]) for e in rec["examples"]}
-                assert kinds[lost][0] == "missing" and kinds[stray][0] == "gone"
-                assert kinds[wrong] == ("drifted", ["priceAmount"])
+        job_id = start_reconcile(services, reason="test", repair=True)
+        result = Reconciler(services, job_id).run()
+        assert result["missing"] == 1 and result["gone"] == 1 and result["drifted"] == 1, result
+        assert result["repairsQueued"] == 3 and result["checked"] == len(market.listings)
+        rec = jobs.get(services.redis, services.keys, job_id)
+        assert rec is not None and rec["state"] == "succeeded"
+        kinds = {e["id"]: (e["kind"], e["fields"]) for e in rec["examples"]}
+        assert kinds[lost][0] == "missing" and kinds[stray][0] == "gone"
+        assert kinds[wrong] == ("drifted", ["priceAmount"])
 
-                svc.wait_searchable()
-                assert_index_matches(svc, market)
-                again = Reconciler(services, start_reconcile(services, reason="test", repair=False), repair=False).run()
-                assert again["inSync"] == again["checked"] == len(market.listings)
-                assert again["drifted"] == again["missing"] == again["gone"] == 0
-            finally:
-                driver.close()
+        svc.wait_searchable()
+        assert_index_matches(svc, market)
+        again = Reconciler(services, start_reconcile(services, reason="test", repair=False), repair=False).run()
+        assert again["inSync"] == again["checked"] == len(market.listings)
+        assert again["drifted"] == again["missing"] == again["gone"] == 0
 
 
 def jobs_process(svc: Service, engine_url: str, standin_url: str) -> subprocess.Popen[str]:
@@ -300,28 +280,23 @@ def test_resync_and_reconcile_need_the_sync_configured(service: Service) -> None
 def test_a_scan_misses_no_listing_when_others_are_deleted_meanwhile(engine_url: str, redis_url: str) -> None:
     """Offset paging would skip a listing whenever one before it is deleted mid-scan, and a
     skipped listing looks deleted; the scan pages by createdAt instead."""
-    with standin() as (stand, url):
+    with synced(engine_url, redis_url) as (stand, svc, driver):
         market = stand.market
         for i in range(250):
             market.create_listing(title=f"listing {i}")
-        with running_service(engine_url, redis_url, **sync_settings(url)) as svc:
-            driver = Driver(svc)
-            try:
-                driver.settle()
-                on_first_page = sorted(market.listings, key=lambda lid: market.listings[lid]["attributes"]["createdAt"])
-                victim = on_first_page[-5]  # among the newest hundred: on the first page
+        driver.settle()
+        on_first_page = sorted(market.listings, key=lambda lid: market.listings[lid]["attributes"]["createdAt"])
+        victim = on_first_page[-5]  # among the newest hundred: on the first page
 
-                def delete_once(path: str, params: dict[str, str]) -> None:
-                    if path == "listings/query" and victim in market.listings:
-                        market.delete_listing(victim)
+        def delete_once(path: str, params: dict[str, str]) -> None:
+            if path == "listings/query" and victim in market.listings:
+                market.delete_listing(victim)
 
-                stand.after_request = delete_once
-                services = svc.services
-                result = Reconciler(services, start_reconcile(services, reason="t", repair=False), repair=False).run()
-                assert victim not in market.listings
-                assert result["checked"] == 250 and result["gone"] == 0 and result["inSync"] == 250, result
-            finally:
-                driver.close()
+        stand.after_request = delete_once
+        services = svc.services
+        result = Reconciler(services, start_reconcile(services, reason="t", repair=False), repair=False).run()
+        assert victim not in market.listings
+        assert result["checked"] == 250 and result["gone"] == 0 and result["inSync"] == 250, result
 
 
 def test_dev_follows_a_marketplace_when_the_sync_is_configured(engine_url: str, redis_url: str) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import signal
 import subprocess
 import time
@@ -9,7 +10,8 @@ from typing import Any
 
 from opensearchpy import helpers
 
-from tests.support import Service, cli_command, listing_event, new_id, running_service, service_env
+from listing_search.runner import cli_command
+from tests.support import Service, listing_event, new_id, running_service, service_env
 
 
 def contents(svc: Service) -> dict[str, Any]:
@@ -94,7 +96,6 @@ def test_sigkill_mid_batch_loses_nothing(engine_url: str, redis_url: str) -> Non
 
 def test_engine_outage_loses_nothing_and_status_shows_the_lag(engine_url: str, redis_url: str) -> None:
     """The worker's engine goes away for ~20 s while events keep coming in."""
-    from indexer.context import Services
     from infra.clients import opensearch_client
     from listing_search.runner import start_worker
     from tests.tcp_proxy import TcpProxy
@@ -103,13 +104,7 @@ def test_engine_outage_loses_nothing_and_status_shows_the_lag(engine_url: str, r
     events = five_thousand_events()[:1500]
     with running_service(engine_url, redis_url, workers=0, retry_max_seconds=1.0) as svc:
         base = svc.services
-        cut_off = Services(
-            settings=base.settings,
-            engine=opensearch_client(proxy.url, timeout=5),
-            redis=base.redis,
-            names=base.names,
-            keys=base.keys,
-        )
+        cut_off = dataclasses.replace(base, engine=opensearch_client(proxy.url, timeout=5))
         worker = start_worker(cut_off, consumer="behind-proxy")
         try:
             svc.send(events[:500])
@@ -160,7 +155,6 @@ def test_a_rebuild_rides_out_an_engine_outage(engine_url: str, redis_url: str) -
     import threading
 
     from indexer import jobs
-    from indexer.context import Services
     from indexer.rebuild import run_rebuild, start_rebuild
     from infra.clients import opensearch_client
     from tests.tcp_proxy import TcpProxy
@@ -171,13 +165,7 @@ def test_a_rebuild_rides_out_an_engine_outage(engine_url: str, redis_url: str) -
         svc.send(events)
         svc.wait_searchable()
         base = svc.services
-        behind = Services(
-            settings=base.settings,
-            engine=opensearch_client(proxy.url, timeout=5),
-            redis=base.redis,
-            names=base.names,
-            keys=base.keys,
-        )
+        behind = dataclasses.replace(base, engine=opensearch_client(proxy.url, timeout=5))
         failures: list[BaseException] = []
 
         def run(job_id: str) -> None:
