@@ -67,6 +67,18 @@ class Engine:
     url: str
     description: str
     embedded: bool
+    pid: int | None = None  # the embedded engine's process, for its CPU time
+
+
+def cpu_seconds(pid: int | None) -> float:
+    """User + system CPU seconds a process has used so far (Linux /proc), 0 if unknown."""
+    if pid is None:
+        return 0.0
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 @contextmanager
@@ -83,7 +95,7 @@ def engine() -> Iterator[Engine]:
 
     started = start_embedded_engine()
     try:
-        yield Engine(started.url, f"osmem-server {started.version} (in-memory stand-in)", True)
+        yield Engine(started.url, f"osmem-server {started.version} (in-memory stand-in)", True, started.pid)
     finally:
         started.close()
 

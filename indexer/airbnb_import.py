@@ -113,7 +113,7 @@ def _extended(row: dict[str, str], fields: _Fields) -> dict[str, Any]:
 
 def _airbnb_id(row: dict[str, str]) -> str:
     text = row.get("id", "").strip()
-    if not text.isdigit():
+    if not (text.isascii() and text.isdigit()):
         raise ValueError(f"listing id {text!r} is not numeric")
     return str(int(text))
 

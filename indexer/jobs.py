@@ -54,7 +54,8 @@ def get(client: redis.Redis, keys: RedisKeys, job_id: str) -> dict[str, Any] | N
     rec: dict[str, Any] = {k.decode(): v.decode() for k, v in raw.items()}
     for name, value in rec.items():
         # Counters and timestamps are stored as text; ids, names and messages never look like integers.
-        if value.lstrip("-").isdigit() and name not in ("id", "reason", "error", "detail"):
+        digits = value.lstrip("-")
+        if digits.isascii() and digits.isdigit() and name not in ("id", "reason", "error", "detail"):
             rec[name] = int(value)
     if "examples" in rec:
         rec["examples"] = orjson.loads(rec["examples"])

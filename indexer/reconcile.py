@@ -24,6 +24,7 @@ from indexer import jobs
 from indexer.context import Services
 from indexer.index_admin import ensure_index, live_index
 from indexer.index_scan import pages_by_id
+from indexer.redis_keys import LISTING_FIELD
 from indexer.sharetribe_api import IntegrationApi
 from indexer.sharetribe_snapshot import ListingSnapshot, scan_from_checkpoint
 from indexer.worker import OVERLAY_FIELD
@@ -145,7 +146,8 @@ class Reconciler:
         if len(self.examples) < MAX_EXAMPLES:
             self.examples.append({"id": listing_id, "kind": kind, "fields": fields})
         if self.repair:
-            self.services.redis.xadd(self.services.keys.events, {OVERLAY_FIELD: orjson.dumps(snapshot)})
+            entry = {OVERLAY_FIELD: orjson.dumps(snapshot), LISTING_FIELD: listing_id}
+            self.services.redis.xadd(self.services.keys.events, entry)  # type: ignore[arg-type]
             self.counts["repairsQueued"] += 1
 
 

@@ -7,6 +7,10 @@ Correctness rests on three rules:
   any delivery order converge on the in-order result;
 - every write carries `version_type=external` with the newest sequenceId the document reflects,
   so the engine itself refuses a stale overwrite (a 409 is re-read and merged again).
+
+Batches are pipelined: while up to `bulk_in_flight` bulk requests are in flight, the worker reads,
+merges and builds the next batch. A listing that a batch in flight still writes is never read
+before that write settles: its new entries wait (unacknowledged) for a later batch.
 """
 
 from __future__ import annotations
@@ -17,10 +21,11 @@ import random
 import socket
 import threading
 import time
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Collection, Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import orjson
 import redis
@@ -92,6 +97,9 @@ class TransientEngineError(RuntimeError):
     """The engine is unreachable or overloaded: retry later, acknowledge nothing."""
 
 
+TRANSIENT_ENGINE_ERRORS = (TransientEngineError, EngineConnectionError, ConnectionTimeout)
+
+
 Entry = tuple[bytes, dict[bytes, bytes]]
 
 
@@ -104,6 +112,25 @@ class BatchReport:
     dead: list[tuple[object, str]] = field(default_factory=list)
     handed_back: list[dict[bytes, bytes]] = field(default_factory=list)
     bulk_seconds: list[float] = field(default_factory=list)
+
+
+@dataclass(eq=False)
+class _Batch:
+    """A batch between reading and acknowledgement."""
+
+    entries: list[Entry]
+    report: BatchReport
+    held: set[str]  # listings whose locks this batch owns
+    groups: dict[str, list[ChangeEvent]]  # per held listing, events in sequenceId order
+    refresh: set[str]
+    overlays: dict[str, list[dict[str, Any]]]
+    index: str = ""
+    schemas: SchemaSet | None = None
+    ops: list[tuple[str, bytes]] = field(default_factory=list)
+    chunks: list[list[tuple[str, bytes]]] = field(default_factory=list)
+    dead: dict[str, list[tuple[ChangeEvent, str]]] = field(default_factory=dict)
+    sent: Future[list[dict[str, Any]]] | None = None
+    state: Literal["prepared", "sent", "done", "failed"] = "prepared"
 
 
 def default_consumer_name() -> str:
@@ -135,6 +162,7 @@ class Worker:
         # An index's field types never change after creation (only docs/defaults in `_meta`,
         # which writing ignores), so its schemas are fetched once.
         self._schemas: dict[str, SchemaSet] = {}
+        self._pool: ThreadPoolExecutor | None = None
 
     def ensure_group(self) -> None:
         try:
@@ -163,7 +191,7 @@ class Worker:
                         own_pending_checked = True
                     entries = self._claim_stale() or self._read(">", block_ms=self.settings.block_ms)
                     if entries:
-                        self._settle(entries, stop)
+                        self._pump(entries, stop)
                 finally:
                     self.gate.leave()
                 backoff.reset()
@@ -177,6 +205,9 @@ class Worker:
                 delay = backoff.next()
                 log.exception("worker batch failed; retrying in %.1fs", delay)
                 stop.wait(delay)
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
 
     def run_once(self, *, block_ms: int | None = None) -> BatchReport:
         """Process at most one batch (tests and tools); transient engine errors propagate."""
@@ -242,16 +273,72 @@ class Worker:
             try:
                 self.process(entries)
                 return
-            except (TransientEngineError, EngineConnectionError, ConnectionTimeout) as exc:
+            except TRANSIENT_ENGINE_ERRORS as exc:
                 delay = backoff.next()
                 log.warning("engine unavailable (%s); %d entries wait, retry in %.1fs", exc, len(entries), delay)
                 self.gate.still_here()
                 if stop.wait(delay):
                     return  # left pending: a restart or a sibling picks them up
 
+    def _pump(self, entries: list[Entry], stop: threading.Event) -> None:
+        """Process batches back to back while the stream has entries, preparing each batch while
+        earlier bulk requests are in flight. Returns when the stream is drained, `stop` is set or
+        a rebuild closes the gate, with nothing left in flight."""
+        window: deque[_Batch] = deque()
+        unowned = entries  # read, but not part of a batch yet
+        prepared: _Batch | None = None
+        try:
+            while unowned or window:
+                # Entries of listings a batch in flight writes wait here for a later batch, so
+                # their documents are read after that write has settled. (The listing locks would
+                # refuse them anyway, handing them back to the stream's tail: slower.)
+                busy = {lid for batch in window for lid in batch.held}
+                ready, waiting = _split(unowned, busy) if busy else (unowned, [])
+                if ready:
+                    prepared = self._prepare(ready)
+                    unowned = waiting
+                    if len(window) >= self.settings.bulk_in_flight:
+                        self._complete(window[0])
+                        window.popleft()
+                    self._submit(prepared, background=True)
+                    window.append(prepared)
+                    prepared = None
+                else:
+                    self._complete(window[0])
+                    window.popleft()
+                    continue
+                if not stop.is_set() and self.gate.enter():
+                    unowned += self._claim_stale() or self._read(">", block_ms=None)
+        except Exception as exc:
+            # Whatever did not settle is retried as one plain batch (transient failures), or left
+            # pending for a claim. In-flight writes settle before their locks are released.
+            lost = list(unowned)
+            for batch in window:
+                if batch.state == "sent":
+                    try:
+                        self._complete(batch)
+                    except Exception:
+                        log.warning("batch in flight failed too; its %d entries wait", len(batch.entries))
+                if batch.state != "done":
+                    lost += batch.entries
+            if prepared is not None:
+                self._unlock_listings(prepared.held)
+                lost += prepared.entries
+            if not isinstance(exc, TRANSIENT_ENGINE_ERRORS):
+                raise
+            log.warning("engine unavailable (%s); %d entries wait", exc, len(lost))
+            self._settle(lost, stop)
+
     # ---- one batch ------------------------------------------------------------------------
 
     def process(self, entries: list[Entry]) -> BatchReport:
+        """One batch, start to finish, with nothing else in flight."""
+        batch = self._prepare(entries)
+        self._submit(batch, background=False)
+        return self._complete(batch)
+
+    def _prepare(self, entries: list[Entry]) -> _Batch:
+        """Parse, lock, read the stored documents and build the index operations."""
         report = BatchReport(entries=len(entries))
         owner: dict[bytes, str] = {}  # entry id -> listing id
         events: dict[bytes, ChangeEvent] = {}
@@ -294,16 +381,67 @@ class Worker:
                 else:
                     refresh.add(lid)
                     groups.setdefault(lid, [])
+            for evs in groups.values():
+                evs.sort(key=lambda e: e.seq)
+            batch = _Batch(entries, report, held, dict(groups), refresh, overlays)
             if groups:
-                index, schemas = self._target()
-                dead = self._write(groups, report, index, schemas, refresh, overlays)
-                for evs in dead.values():
-                    report.dead.extend((_event_for_dead_letter(ev), reason) for ev, reason in evs)
-                self.gate.written(lid for lid in groups if lid not in dead)
-            self._acknowledge(entries, report)
-        finally:
+                batch.index, batch.schemas = self._target()
+                batch.ops = self._build_ops(batch.groups, batch.index, batch.schemas, refresh, overlays, batch.dead)
+        except BaseException:
             self._unlock_listings(held)
+            raise
+        return batch
+
+    def _submit(self, batch: _Batch, *, background: bool) -> None:
+        batch.chunks = list(_chunks(batch.ops, MAX_BULK_BYTES))
+        if background:
+            batch.sent = self._executor().submit(self._send, batch.index, batch.chunks, batch.report)
+        else:
+            batch.sent = Future()
+            try:
+                batch.sent.set_result(self._send(batch.index, batch.chunks, batch.report))
+            except BaseException as exc:
+                batch.sent.set_exception(exc)
+        batch.state = "sent"
+
+    def _complete(self, batch: _Batch) -> BatchReport:
+        """Wait for the batch's bulk, retry its conflicts, dead-letter, acknowledge, unlock."""
+        report = batch.report
+        try:
+            assert batch.sent is not None
+            responses = batch.sent.result()
+            if batch.groups:
+                assert batch.schemas is not None
+                conflicts = self._read_items(batch.chunks, responses, batch.groups, batch.dead, report)
+                if conflicts:
+                    retry = {lid: batch.groups[lid] for lid in conflicts}
+                    batch.dead.update(
+                        self._write(
+                            retry,
+                            report,
+                            batch.index,
+                            batch.schemas,
+                            batch.refresh,
+                            batch.overlays,
+                            rounds=MAX_CONFLICT_ROUNDS - 1,
+                        )
+                    )
+                for evs in batch.dead.values():
+                    report.dead.extend((_event_for_dead_letter(ev), reason) for ev, reason in evs)
+                self.gate.written(lid for lid in batch.groups if lid not in batch.dead)
+            self._acknowledge(batch.entries, report)
+            batch.state = "done"
+        except BaseException:
+            batch.state = "failed"
+            raise
+        finally:
+            self._unlock_listings(batch.held)
         return report
+
+    def _executor(self) -> ThreadPoolExecutor:
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=self.settings.bulk_in_flight, thread_name_prefix="bulk")
+        return self._pool
 
     def _lock_listings(self, listing_ids: set[str]) -> set[str]:
         ordered = sorted(listing_ids)
@@ -342,33 +480,18 @@ class Worker:
         schemas: SchemaSet,
         refresh: Collection[str] = (),
         overlays: dict[str, list[dict[str, Any]]] | None = None,
+        *,
+        rounds: int = MAX_CONFLICT_ROUNDS,
     ) -> dict[str, list[tuple[ChangeEvent, str]]]:
+        """Read, merge and write until no version conflict is left (at most `rounds` times)."""
         dead: dict[str, list[tuple[ChangeEvent, str]]] = {}
-        pending = {lid: sorted(evs, key=lambda e: e.seq) for lid, evs in groups.items()}
-        for _ in range(MAX_CONFLICT_ROUNDS):
+        pending = groups
+        for _ in range(rounds):
             if not pending:
                 return dead
-            current = fetch_documents(self.engine, index, pending, fields=(F.SOURCE, *AVAILABILITY_FIELDS))
-            ops: list[tuple[str, bytes]] = []
-            for lid, evs in pending.items():
-                stored, version = current.get(lid, (None, None))
-                src = None if stored is None else stored.get(F.SOURCE) or {}
-                if src is None and not evs and lid not in (overlays or {}):
-                    continue  # a refresh for a listing that is gone
-                try:
-                    base = src
-                    for snapshot in (overlays or {}).get(lid, ()):
-                        base = overlay(snapshot["src"], snapshot["absent"], base)
-                    new_src, changed = merge(base, evs)
-                    changed = changed or base != src
-                    if not changed and lid not in refresh:
-                        continue
-                    doc = build_document(lid, new_src, schemas, utc_today(), previous=stored)
-                    ops.append((lid, index_op(lid, doc, version)))
-                except Exception as exc:  # a bug must cost one listing's events, not the stream
-                    log.exception("cannot build document for listing %s", lid)
-                    dead[lid] = [(ev, f"cannot build document: {exc!r}") for ev in evs]
-            conflicts = self._bulk(index, ops, pending, dead, report)
+            ops = self._build_ops(pending, index, schemas, refresh, overlays or {}, dead)
+            chunks = list(_chunks(ops, MAX_BULK_BYTES))
+            conflicts = self._read_items(chunks, self._send(index, chunks, report), pending, dead, report)
             pending = {lid: pending[lid] for lid in conflicts}
         for lid, evs in pending.items():
             # Only a pathological state gets here (the per-listing lock rules out a concurrent
@@ -380,26 +503,67 @@ class Worker:
             ]
         return dead
 
-    def _bulk(
+    def _build_ops(
         self,
-        index: str,
-        ops: list[tuple[str, bytes]],
         pending: dict[str, list[ChangeEvent]],
+        index: str,
+        schemas: SchemaSet,
+        refresh: Collection[str],
+        overlays: dict[str, list[dict[str, Any]]],
         dead: dict[str, list[tuple[ChangeEvent, str]]],
-        report: BatchReport,
-    ) -> list[str]:
-        """Send ops in size-bounded requests; returns listing ids that hit a version conflict."""
-        conflicts: list[str] = []
-        for chunk in _chunks(ops, MAX_BULK_BYTES):
+    ) -> list[tuple[str, bytes]]:
+        """The index operations for these listings, merged onto their stored documents (events
+        in sequenceId order)."""
+        if not pending:
+            return []
+        current = fetch_documents(self.engine, index, pending, fields=(F.SOURCE, *AVAILABILITY_FIELDS))
+        ops: list[tuple[str, bytes]] = []
+        for lid, evs in pending.items():
+            stored, version = current.get(lid, (None, None))
+            src = None if stored is None else stored.get(F.SOURCE) or {}
+            if src is None and not evs and lid not in overlays:
+                continue  # a refresh for a listing that is gone
+            try:
+                base = src
+                for snapshot in overlays.get(lid, ()):
+                    base = overlay(snapshot["src"], snapshot["absent"], base)
+                new_src, changed = merge(base, evs)
+                changed = changed or base != src
+                if not changed and lid not in refresh:
+                    continue
+                doc = build_document(lid, new_src, schemas, utc_today(), previous=stored)
+                ops.append((lid, index_op(lid, doc, version)))
+            except Exception as exc:  # a bug must cost one listing's events, not the stream
+                log.exception("cannot build document for listing %s", lid)
+                dead[lid] = [(ev, f"cannot build document: {exc!r}") for ev in evs]
+        return ops
+
+    def _send(self, index: str, chunks: list[list[tuple[str, bytes]]], report: BatchReport) -> list[dict[str, Any]]:
+        """The bulk requests, one per chunk; runs on a pool thread when pipelined."""
+        responses: list[dict[str, Any]] = []
+        for chunk in chunks:
             body = b"".join(op for _, op in chunk)
             began = time.monotonic()
             try:
-                resp = self.engine.bulk(body=body, index=index, params={"refresh": "wait_for"})
+                responses.append(self.engine.bulk(body=body, index=index, params={"refresh": "wait_for"}))
                 report.bulk_seconds.append(time.monotonic() - began)
             except TransportError as exc:
                 if _transient_status(exc.status_code):
                     raise TransientEngineError(f"bulk failed: {exc}") from exc
                 raise
+        return responses
+
+    @staticmethod
+    def _read_items(
+        chunks: list[list[tuple[str, bytes]]],
+        responses: list[dict[str, Any]],
+        pending: dict[str, list[ChangeEvent]],
+        dead: dict[str, list[tuple[ChangeEvent, str]]],
+        report: BatchReport,
+    ) -> list[str]:
+        """Count what was written, dead-letter refusals; returns listings that hit a version conflict."""
+        conflicts: list[str] = []
+        for chunk, resp in zip(chunks, responses, strict=True):
             for (lid, _), item in zip(chunk, resp["items"], strict=True):
                 result = item["index"]
                 status = int(result["status"])
@@ -438,6 +602,16 @@ class Worker:
                 keys=[self.keys.events, self.keys.stats], args=[self.keys.group, max_seq, markers, *chunk], client=pipe
             )
         pipe.execute()
+
+
+def _split(entries: list[Entry], busy: set[str]) -> tuple[list[Entry], list[Entry]]:
+    """Entries whose listing no batch in flight holds, and the others."""
+    ready: list[Entry] = []
+    waiting: list[Entry] = []
+    for entry in entries:
+        lid = _listing_of(entry[1])
+        (waiting if lid is not None and lid.decode() in busy else ready).append(entry)
+    return ready, waiting
 
 
 def _listing_of(fields: dict[bytes, bytes]) -> bytes | None:

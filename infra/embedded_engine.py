@@ -19,6 +19,10 @@ class EmbeddedEngine:
     version: str
     _server: Any
 
+    @property
+    def pid(self) -> int:
+        return int(self._server.pid)
+
     def close(self) -> None:
         self._server.close()
 

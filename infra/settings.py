@@ -43,6 +43,10 @@ class Settings(BaseSettings):
     # Per-listing locks outlive a worker that dies holding them by at most this long; keep it
     # above the engine client timeout (30 s) so a slow live worker never loses its lock.
     lock_ttl_ms: int = Field(default=60_000, ge=100)
+    # Bulk requests one worker keeps in flight while it prepares the next batch. Every bulk waits
+    # for a refresh (refresh=wait_for), so one at a time would cap a worker at about a batch per
+    # refresh interval on OpenSearch.
+    bulk_in_flight: int = Field(default=2, ge=1, le=8)
 
     # Rebuild: documents per copy request.
     rebuild_page_size: int = Field(default=1000, ge=1, le=10_000)

@@ -180,6 +180,6 @@ class IndexNames:
 
     def version_of(self, index: str) -> int | None:
         head, sep, tail = index.rpartition("-v")
-        if not sep or head != self.prefix or not tail.isdigit():
+        if not sep or head != self.prefix or not (tail.isascii() and tail.isdigit()):
             return None
         return int(tail)

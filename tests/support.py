@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx
 from celery import Celery
+from opensearchpy import helpers
 
 from indexer.celery_app import JobQueue
 from indexer.context import Services
@@ -139,6 +140,23 @@ def running_service(
         if keys:
             services.redis.delete(*keys)
         services.redis.close()
+
+
+def contents(svc: Service) -> dict[str, Any]:
+    """Every stored document of the service's live index, by listing id."""
+    engine, alias = svc.services.engine, svc.services.names.alias
+    return {h["_id"]: h["_source"] for h in helpers.scan(engine, index=alias, query={"query": {"match_all": {}}})}
+
+
+def in_order_contents(
+    engine_url: str, redis_url: str, events: list[dict[str, Any]], *, page: int = 100
+) -> dict[str, Any]:
+    """The oracle: the same events sent once each, in sequenceId order, to a fresh service."""
+    with running_service(engine_url, redis_url) as ordered:
+        for start in range(0, len(events), page):
+            ordered.send(events[start : start + page])
+        ordered.wait_searchable(timeout=180)
+        return contents(ordered)
 
 
 def service_env(svc: Service, engine_url: str, **extra: str) -> dict[str, str]:

@@ -5,16 +5,9 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from opensearchpy import helpers
-
 from schemas.availability import DAYS, horizon, utc_today
 from tests.integration.test_geo_stock import stock_event
-from tests.support import Service, exception_event, iso, listing_event, new_id, running_service
-
-
-def contents(svc: Service) -> dict[str, Any]:
-    engine, alias = svc.services.engine, svc.services.names.alias
-    return {h["_id"]: h["_source"] for h in helpers.scan(engine, index=alias, query={"query": {"match_all": {}}})}
+from tests.support import contents, exception_event, in_order_contents, iso, listing_event, new_id, running_service
 
 
 def history(rng: random.Random) -> list[dict[str, Any]]:
@@ -77,11 +70,7 @@ def test_two_workers_equal_in_order_application(engine_url: str, redis_url: str)
         two.wait_searchable(timeout=120)
         got = contents(two)
         status = two.status()
-    with running_service(engine_url, redis_url) as ordered:
-        for i in range(0, len(events), 100):
-            ordered.send(events[i : i + 100])
-        ordered.wait_searchable(timeout=120)
-        want = contents(ordered)
+    want = in_order_contents(engine_url, redis_url, events)
     assert len(want) == 6
     assert got == want
     assert status["events"]["applied"] == status["events"]["accepted"] == len(messy)

@@ -8,15 +8,8 @@ import subprocess
 import time
 from typing import Any
 
-from opensearchpy import helpers
-
 from listing_search.runner import cli_command
-from tests.support import Service, listing_event, new_id, running_service, service_env
-
-
-def contents(svc: Service) -> dict[str, Any]:
-    engine, alias = svc.services.engine, svc.services.names.alias
-    return {h["_id"]: h["_source"] for h in helpers.scan(engine, index=alias, query={"query": {"match_all": {}}})}
+from tests.support import Service, contents, in_order_contents, listing_event, new_id, running_service, service_env
 
 
 def worker_process(svc: Service, engine_url: str, name: str) -> subprocess.Popen[str]:
@@ -86,11 +79,7 @@ def test_sigkill_mid_batch_loses_nothing(engine_url: str, redis_url: str) -> Non
         assert status["events"]["applied"] == status["events"]["accepted"] == 5000
         assert status["lastSequenceId"] == 5000 and status["deadLetters"] == 0
         got = contents(svc)
-    with running_service(engine_url, redis_url) as oracle:
-        for i in range(0, len(events), 500):
-            oracle.send(events[i : i + 500])
-        oracle.wait_searchable(timeout=180)
-        want = contents(oracle)
+    want = in_order_contents(engine_url, redis_url, events, page=500)
     assert len(got) == 1000 and got == want
 
 

@@ -18,6 +18,7 @@ from indexer.airbnb_import import (
     DEMO_DATA_DIR,
     LISTINGS_FILE,
     AirbnbDataset,
+    _airbnb_id,
     count_events,
     iter_events,
     load_dataset,
@@ -254,3 +255,18 @@ def test_boston_events_all_classify() -> None:
     assert len(events) == count_events(ds)
     assert [e["attributes"]["sequenceId"] for e in events] == list(range(1, len(events) + 1))
     _assert_all_classify(events)
+
+
+@pytest.mark.parametrize("text", ["", "12a", "²", "\u0661\u0662", "-5"])
+def test_listing_id_must_be_ascii_digits(text: str) -> None:
+    with pytest.raises(ValueError, match="is not numeric"):
+        _airbnb_id({"id": text})
+
+
+def test_only_our_own_version_suffix_names_an_index() -> None:
+    from schemas.index_layout import IndexNames
+
+    names = IndexNames("shop")
+    assert names.version_of("shop-v12") == 12
+    assert names.version_of("shop-v²") is None and names.version_of("shop-v\u0661") is None
+    assert names.version_of("other-v3") is None
