@@ -19,15 +19,24 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import orjson
-from opensearchpy.exceptions import NotFoundError
+from opensearchpy.exceptions import NotFoundError, TransportError
 
 from indexer import jobs, schema_registry
 from indexer.context import Services
 from indexer.engine_retry import retry_transient
-from indexer.index_admin import LiveIndex, create_index, ensure_index, live_index, set_live_schemas, swap_aliases
+from indexer.index_admin import (
+    LiveIndex,
+    create_index,
+    ensure_index,
+    live_index,
+    live_index_name,
+    set_live_schemas,
+    swap_aliases,
+)
 from indexer.index_scan import pages_by_id
 from indexer.rebuild_gate import RebuildGate
 from indexer.resync import ResyncRound
@@ -140,9 +149,13 @@ def run_rebuild(services: Services, job_id: str) -> None:
         rounds = 0
         while True:
             rounds += 1
-            registry = schema_registry.load(services.engine, services.names)
-            live = live_index(services.engine, services.names) or ensure_index(
-                services.engine, services.settings, services.names
+            registry = retry_transient(lambda: schema_registry.load(services.engine, services.names), "registry read")
+            live = retry_transient(
+                lambda: (
+                    live_index(services.engine, services.names)
+                    or ensure_index(services.engine, services.settings, services.names)
+                ),
+                "live index",
             )
             resync = r.getdel(keys.resync_wanted) is not None
             if resync or rounds == 1 or live.schemas.fingerprint() != registry.schemas.fingerprint():
@@ -150,7 +163,7 @@ def run_rebuild(services: Services, job_id: str) -> None:
                 new_index = _rebuild_once(services, job_id, gate, live, registry.schemas, source)
             else:
                 # Only docs or defaults changed since the last round: no copy needed.
-                set_live_schemas(services.engine, live, registry.schemas)
+                retry_transient(partial(set_live_schemas, services.engine, live, registry.schemas), "schema update")
                 new_index = live.name
             if finish(
                 keys=[keys.current_rebuild, keys.rebuild_wanted, keys.resync_wanted], args=[job_id, registry.generation]
@@ -199,9 +212,14 @@ def _rebuild_once(
     engine, names, r, keys = services.engine, services.names, services.redis, services.keys
     version = live.version + 1
     target = names.versioned(version)
-    # A target left by a rebuild that died is never live (the alias is on `live`): start afresh.
-    engine.indices.delete(index=target, params={"ignore_unavailable": "true"})
-    create_index(engine, services.settings, names, version, schemas, live=False)
+
+    def fresh_target() -> None:
+        # A target left by a rebuild that died (or by a create that timed out but happened) is
+        # never live (the alias is on `live`): start afresh.
+        engine.indices.delete(index=target, params={"ignore_unavailable": "true"})
+        create_index(engine, services.settings, names, version, schemas, live=False)
+
+    retry_transient(fresh_target, "target index creation")
     gate.open(target)
     if resync is not None:
         copied = resync.fill(live.name, lambda docs: _write(services, target, schemas, docs))
@@ -222,7 +240,7 @@ def _rebuild_once(
     while n := _copy_dirty(services, gate, live.name, target, schemas, resync):
         caught_up += n
     retry_transient(lambda: engine.indices.refresh(index=target), "refresh")
-    swap_aliases(engine, names, live.name, target)
+    _swap(services, live.name, target)
     gate.finish()
     pause_ms = int((time.monotonic() - paused_at) * 1000)
     # caughtUp: listings written during the copy and copied again; writesPausedMs: the swap's pause.
@@ -236,8 +254,24 @@ def _rebuild_once(
         caught_up,
         pause_ms,
     )
-    _drop_older_than(services, live.version)
+    try:
+        retry_transient(lambda: _drop_older_than(services, live.version), "dropping old indices")
+    except TransportError as exc:  # the rebuild is done: a leftover index costs disk, not correctness
+        log.warning("rebuild %s: could not drop indices older than %s: %s", job_id, live.name, exc)
     return target
+
+
+def _swap(services: Services, old: str, new: str) -> None:
+    def attempt() -> None:
+        try:
+            swap_aliases(services.engine, services.names, old, new)
+        except TransportError:
+            # A swap that timed out may have happened: then retrying it would fail for good.
+            if live_index_name(services.engine, services.names) == new:
+                return
+            raise
+
+    retry_transient(attempt, "alias swap")
 
 
 def _copy_all(

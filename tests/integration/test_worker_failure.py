@@ -179,3 +179,57 @@ def test_a_rebuild_rides_out_an_engine_outage(engine_url: str, redis_url: str) -
             proxy.down()
         assert done["state"] == "succeeded" and not failures, (done, failures)
         assert len(contents(svc)) == 1000 and svc.status()["indexVersion"] == 2
+
+
+def test_a_rebuild_that_starts_while_the_engine_is_away_waits_for_it(engine_url: str, redis_url: str) -> None:
+    """Under load an engine call can time out before the copy has even begun (seen with 100,000
+    listings): creating the target, reading the registry, all wait and retry like the copy."""
+    import threading
+
+    from indexer import jobs
+    from indexer.rebuild import run_rebuild, start_rebuild
+    from infra.clients import opensearch_client
+    from tests.tcp_proxy import TcpProxy
+
+    proxy = TcpProxy(engine_url)
+    with running_service(engine_url, redis_url) as svc:
+        svc.send(five_thousand_events()[:200])
+        svc.wait_searchable()
+        base = svc.services
+        behind = dataclasses.replace(base, engine=opensearch_client(proxy.url, timeout=5))
+        failures: list[BaseException] = []
+
+        def run(job_id: str) -> None:
+            try:
+                run_rebuild(behind, job_id)
+            except BaseException as exc:
+                failures.append(exc)
+
+        proxy.down()
+        try:
+            job_id = start_rebuild(base, reason="t", enqueue=lambda j: threading.Thread(target=run, args=(j,)).start())
+            time.sleep(4)
+            mid = jobs.get(base.redis, base.keys, job_id)
+            assert mid is not None and mid["state"] == "running" and mid["phase"] == "starting", mid
+            proxy.up()
+            done = svc.wait_job(job_id, timeout=120)
+        finally:
+            proxy.down()
+        assert done["state"] == "succeeded" and not failures, (done, failures)
+        assert len(contents(svc)) == 200 and svc.status()["indexVersion"] == 2
+
+
+def test_an_alias_swap_that_already_happened_is_not_an_error(engine_url: str, redis_url: str) -> None:
+    """A swap whose answer timed out may have happened; its retry must see that, not fail.
+    (OpenSearch answers 404 aliases_not_found to the repeated remove; osmem-server accepts it.)"""
+    from indexer.index_admin import create_index, live_index, live_index_name
+    from indexer.rebuild import _swap
+
+    with running_service(engine_url, redis_url) as svc:
+        base = svc.services
+        live = live_index(base.engine, base.names)
+        assert live is not None
+        target = create_index(base.engine, base.settings, base.names, live.version + 1, live.schemas, live=False)
+        _swap(base, live.name, target)
+        _swap(base, live.name, target)  # the retry of a swap that went through
+        assert live_index_name(base.engine, base.names) == target
