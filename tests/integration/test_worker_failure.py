@@ -5,11 +5,16 @@ from __future__ import annotations
 import dataclasses
 import signal
 import subprocess
+import threading
 import time
 from typing import Any
 
+from indexer import jobs
+from indexer.rebuild import _swap, run_rebuild, start_rebuild
+from infra.clients import opensearch_client
 from listing_search.runner import cli_command
 from tests.support import Service, contents, in_order_contents, listing_event, new_id, running_service, service_env
+from tests.tcp_proxy import TcpProxy
 
 
 def worker_process(svc: Service, engine_url: str, name: str) -> subprocess.Popen[str]:
@@ -85,9 +90,7 @@ def test_sigkill_mid_batch_loses_nothing(engine_url: str, redis_url: str) -> Non
 
 def test_engine_outage_loses_nothing_and_status_shows_the_lag(engine_url: str, redis_url: str) -> None:
     """The worker's engine goes away for ~20 s while events keep coming in."""
-    from infra.clients import opensearch_client
     from listing_search.runner import start_worker
-    from tests.tcp_proxy import TcpProxy
 
     proxy = TcpProxy(engine_url)
     events = five_thousand_events()[:1500]
@@ -138,32 +141,32 @@ def test_engine_outage_loses_nothing_and_status_shows_the_lag(engine_url: str, r
         assert all(newest[lid] == title for lid, title in titles.items())
 
 
+def start_rebuild_behind(svc: Service, proxy: TcpProxy) -> tuple[str, list[BaseException]]:
+    """A rebuild job whose engine calls go through `proxy`, on a thread; its failures collected."""
+    base = svc.services
+    behind = dataclasses.replace(base, engine=opensearch_client(proxy.url, timeout=5))
+    failures: list[BaseException] = []
+
+    def run(job_id: str) -> None:
+        try:
+            run_rebuild(behind, job_id)
+        except BaseException as exc:
+            failures.append(exc)
+
+    job_id = start_rebuild(base, reason="t", enqueue=lambda j: threading.Thread(target=run, args=(j,)).start())
+    return job_id, failures
+
+
 def test_a_rebuild_rides_out_an_engine_outage(engine_url: str, redis_url: str) -> None:
     """The engine goes away for a few seconds in the middle of a rebuild's copy: the job waits
     and goes on (the gate is kept alive meanwhile), instead of failing and starting over."""
-    import threading
-
-    from indexer import jobs
-    from indexer.rebuild import run_rebuild, start_rebuild
-    from infra.clients import opensearch_client
-    from tests.tcp_proxy import TcpProxy
-
     proxy = TcpProxy(engine_url)
     events = five_thousand_events()[:1000]
     with running_service(engine_url, redis_url, rebuild_page_size=20) as svc:
         svc.send(events)
         svc.wait_searchable()
         base = svc.services
-        behind = dataclasses.replace(base, engine=opensearch_client(proxy.url, timeout=5))
-        failures: list[BaseException] = []
-
-        def run(job_id: str) -> None:
-            try:
-                run_rebuild(behind, job_id)
-            except BaseException as exc:
-                failures.append(exc)
-
-        job_id = start_rebuild(base, reason="t", enqueue=lambda j: threading.Thread(target=run, args=(j,)).start())
+        job_id, failures = start_rebuild_behind(svc, proxy)
         try:
             deadline = time.monotonic() + 60
             while (jobs.get(base.redis, base.keys, job_id) or {}).get("done", 0) < 100:
@@ -184,30 +187,14 @@ def test_a_rebuild_rides_out_an_engine_outage(engine_url: str, redis_url: str) -
 def test_a_rebuild_that_starts_while_the_engine_is_away_waits_for_it(engine_url: str, redis_url: str) -> None:
     """Under load an engine call can time out before the copy has even begun (seen with 100,000
     listings): creating the target, reading the registry, all wait and retry like the copy."""
-    import threading
-
-    from indexer import jobs
-    from indexer.rebuild import run_rebuild, start_rebuild
-    from infra.clients import opensearch_client
-    from tests.tcp_proxy import TcpProxy
-
     proxy = TcpProxy(engine_url)
     with running_service(engine_url, redis_url) as svc:
         svc.send(five_thousand_events()[:200])
         svc.wait_searchable()
         base = svc.services
-        behind = dataclasses.replace(base, engine=opensearch_client(proxy.url, timeout=5))
-        failures: list[BaseException] = []
-
-        def run(job_id: str) -> None:
-            try:
-                run_rebuild(behind, job_id)
-            except BaseException as exc:
-                failures.append(exc)
-
         proxy.down()
         try:
-            job_id = start_rebuild(base, reason="t", enqueue=lambda j: threading.Thread(target=run, args=(j,)).start())
+            job_id, failures = start_rebuild_behind(svc, proxy)
             time.sleep(4)
             mid = jobs.get(base.redis, base.keys, job_id)
             assert mid is not None and mid["state"] == "running" and mid["phase"] == "starting", mid
@@ -223,7 +210,6 @@ def test_an_alias_swap_that_already_happened_is_not_an_error(engine_url: str, re
     """A swap whose answer timed out may have happened; its retry must see that, not fail.
     (OpenSearch answers 404 aliases_not_found to the repeated remove; osmem-server accepts it.)"""
     from indexer.index_admin import create_index, live_index, live_index_name
-    from indexer.rebuild import _swap
 
     with running_service(engine_url, redis_url) as svc:
         base = svc.services
