@@ -70,6 +70,18 @@ class Engine:
     pid: int | None = None  # the embedded engine's process, for its CPU time
 
 
+def wait_idle(pid: int | None, *, below: float = 0.05, timeout: float = 30.0) -> float:
+    """Wait until a process uses under `below` of a core over half a second (an engine finishing
+    background work after a phase would otherwise slow the next one); returns seconds waited."""
+    began = time.monotonic()
+    while pid is not None and time.monotonic() - began < timeout:
+        before = cpu_seconds(pid)
+        time.sleep(0.5)
+        if cpu_seconds(pid) - before < below * 0.5:
+            break
+    return time.monotonic() - began
+
+
 def cpu_seconds(pid: int | None) -> float:
     """User + system CPU seconds a process has used so far (Linux /proc), 0 if unknown."""
     if pid is None:

@@ -11,7 +11,11 @@ holding as many documents as ours did on average (the same batch size, in docume
 1,000 Boston events touches about 170 listings). Raw with chunks of `--batch-size` documents
 is reported too: on osmem-server each request has a large fixed cost.
 
-    python -m bench.ingest [--listings N] [--workers N] [--rounds 3]   (default: the real Boston set)
+    python -m bench.ingest [--listings N] [--workers N] [--rounds 3] [--pin]   (default: Boston)
+
+`--pin` gives the embedded engine a core of its own and our processes the rest: on a 2-core
+machine the engine otherwise competes with the API and worker for CPU, which a deployment with
+the engine on its own machines never does.
 
 Each round uses a fresh deployment; the figure is the median round's ratio (osmem-server's
 speed varies by ±20% from run to run on a shared 2-core machine).
@@ -21,7 +25,9 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import time
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -37,6 +43,7 @@ from bench.common import (
     redis_url,
     services,
     wait_http,
+    wait_idle,
     write_results,
 )
 from bench.scale import boston, events
@@ -55,13 +62,19 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=1, help="worker processes on our path")
     parser.add_argument("--bulk-in-flight", type=int, default=None, help="LISTING_SEARCH_BULK_IN_FLIGHT")
     parser.add_argument("--rounds", type=int, default=3, help="our path then raw, this many times; median")
+    parser.add_argument(
+        "--pin",
+        action="store_true",
+        help="embedded engine on the last core, everything else on the others (as if on its own machine)",
+    )
     args = parser.parse_args()
     raw = list(events(boston(BOSTON), args.listings, today=utc_today()))
     env = {"LISTING_SEARCH_BATCH_SIZE": str(args.batch_size)}
     if args.bulk_in_flight is not None:
         env["LISTING_SEARCH_BULK_IN_FLIGHT"] = str(args.bulk_in_flight)
     with engine() as eng, redis_url() as redis:
-        rounds = [one_round(eng, redis, raw, args.workers, args.batch_size, env) for _ in range(args.rounds)]
+        pinned = pin(eng.pid) if args.pin else None
+        rounds = [one_round(eng, redis, raw, args.workers, args.batch_size, env, n) for n in range(args.rounds)]
     ratios = sorted(r["ratio"] for r in rounds)
     median = next(r for r in rounds if r["ratio"] == ratios[len(ratios) // 2])
     figures: dict[str, Any] = {
@@ -70,6 +83,7 @@ def main() -> None:
         "batchSize": args.batch_size,
         "workers": args.workers,
         "bulkInFlight": args.bulk_in_flight,
+        "pinned": pinned,
         "ratio": median["ratio"],
         "ratioAgainstChunksOfBatchSize": median["ratioAgainstChunksOfBatchSize"],
         "ratios": [r["ratio"] for r in rounds],
@@ -78,7 +92,8 @@ def main() -> None:
         "rounds": rounds,
     }
     print_table(
-        f"Ingest, {len(raw)} events → {figures['documents']} documents, {args.workers} worker(s) ({eng.description})",
+        f"Ingest, {len(raw)} events → {figures['documents']} documents, {args.workers} worker(s)"
+        f"{', engine on its own core' if pinned else ''} ({eng.description})",
         [
             "round",
             "ours s",
@@ -111,13 +126,27 @@ def main() -> None:
     cpu = median["ours"]["cpuSeconds"]
     print("median round, CPU seconds on our path: " + ", ".join(f"{k} {v}" for k, v in cpu.items()))
     name = "ingest" if args.listings is None else f"ingest-{args.listings}"
-    write_results(name if args.workers == 1 else f"{name}-{args.workers}-workers", eng.description, figures)
+    name = name if args.workers == 1 else f"{name}-{args.workers}-workers"
+    write_results(f"{name}-pinned" if pinned else name, eng.description, figures)
+
+
+def pin(engine_pid: int | None) -> dict[str, list[int]] | None:
+    """The engine gets the last core to itself; this process and the API and worker processes it
+    starts later share the others. Models an engine on its own machine; Linux only."""
+    cores = sorted(os.sched_getaffinity(0))
+    if engine_pid is None or len(cores) < 2:
+        return None
+    for task in Path(f"/proc/{engine_pid}/task").iterdir():  # every thread; new ones inherit
+        os.sched_setaffinity(int(task.name), {cores[-1]})
+    os.sched_setaffinity(0, set(cores[:-1]))
+    return {"engine": [cores[-1]], "ours": cores[:-1]}
 
 
 def one_round(
-    eng: Any, redis: str, raw: list[dict[str, Any]], workers: int, batch_size: int, env: dict[str, str]
+    eng: Any, redis: str, raw: list[dict[str, Any]], workers: int, batch_size: int, env: dict[str, str], n: int
 ) -> dict[str, Any]:
-    """Our path into a fresh deployment, then raw bulk of the documents it produced."""
+    """Our path into a fresh deployment, then raw bulk of the documents it produced (the two raw
+    variants in alternating order). Every phase starts with the engine idle."""
     with services(eng.url, redis, batch_size=batch_size) as built:
         port = free_port()
         with contextlib.ExitStack() as stack:
@@ -129,13 +158,15 @@ def one_round(
             base = f"http://127.0.0.1:{port}"
             wait_http(f"{base}/healthz")
             processes = {"api": [api.pid], "workers": [w.pid for w in procs], "engine": [eng.pid]}
+            wait_idle(eng.pid)
             before = cpu_use(processes, built)
             ours = our_path(base, built, raw)
             ours["cpuSeconds"] = cpu_delta(before, cpu_use(processes, built))
         same = max(1, round(ours["documentWrites"] / max(ours["bulkRequests"], 1)))
         result: dict[str, Any] = {"ours": ours}
-        result["raw"] = raw_path(built, same, eng.pid)
-        result["rawChunksOfBatchSize"] = raw_path(built, batch_size, eng.pid)
+        variants = [("raw", same), ("rawChunksOfBatchSize", batch_size)]
+        for key, chunk in variants if n % 2 == 0 else reversed(variants):
+            result[key] = raw_path(built, chunk, eng.pid)
     result["ratio"] = round(result["raw"]["seconds"] / ours["seconds"], 3)
     result["ratioAgainstChunksOfBatchSize"] = round(result["rawChunksOfBatchSize"]["seconds"] / ours["seconds"], 3)
     print(f"round: ours {ours['seconds']} s, raw {result['raw']['seconds']} s, ratio {result['ratio']}", flush=True)
@@ -224,6 +255,7 @@ def raw_path(built: Any, chunk: int, engine_pid: int | None) -> dict[str, Any]:
         {"_index": target, "_id": lid, "_version": version, "_version_type": "external", "_source": source}
         for lid, version, source in docs
     )
+    wait_idle(engine_pid)
     engine_cpu, client_cpu = cpu_seconds(engine_pid), time.process_time()
     began = time.perf_counter()
     helpers.bulk(built.engine, actions, chunk_size=chunk, request_timeout=300)

@@ -29,6 +29,7 @@ from bench.common import (
     print_table,
     redis_url,
     services,
+    summary_ms,
     wait_http,
     write_results,
 )
@@ -47,6 +48,7 @@ def main() -> None:
     parser.add_argument("--readers", type=int, default=2, help="concurrent query loops")
     parser.add_argument("--rate", type=float, default=20.0, help="listing updates per second during the rebuild")
     parser.add_argument("--after", type=float, default=5.0, help="seconds of load after the swap")
+    parser.add_argument("--query-rate", type=float, default=0.0, help="queries per second per reader (0: back to back)")
     args = parser.parse_args()
     began = time.perf_counter()
     raw = list(events(boston(BOSTON), args.listings, today=utc_today()))
@@ -82,6 +84,7 @@ def main() -> None:
                 "queries run / failed / empty",
                 f"{figures['queries']} / {figures['failedQueries']} / {figures['emptyPages']}",
             ],
+            ["query ms p50 / p99", f"{figures['queryMs'].get('p50')} / {figures['queryMs'].get('p99')}"],
             ["events written / lost", f"{figures['eventsWritten']} / {figures['lostEvents']}"],
             ["listings caught up after the copy", job.get("caughtUp")],
             ["writes paused at the swap (ms)", job.get("writesPausedMs")],
@@ -96,14 +99,19 @@ def under_load(
 ) -> dict[str, Any]:
     stop = threading.Event()
     counts = {"queries": 0, "failed": 0, "empty": 0}
+    latencies: list[float] = []
     lock = threading.Lock()
     mix = list(storefront_queries().values())
 
     def read(offset: int) -> None:
         with httpx.Client(base_url=base, timeout=60) as http:
             i = offset
+            t0 = time.perf_counter()
             while not stop.is_set():
+                if args.query_rate > 0 and (wait := t0 + (i - offset) / args.query_rate - time.perf_counter()) > 0:
+                    stop.wait(wait)
                 params = {**mix[i % len(mix)], "perPage": "24"}
+                began = time.perf_counter()
                 try:
                     resp = http.get("/v1/api/listings/query", params=params)
                     ok, empty = resp.status_code == 200, resp.status_code == 200 and not resp.json()["data"]
@@ -113,6 +121,7 @@ def under_load(
                     counts["queries"] += 1
                     counts["failed"] += not ok
                     counts["empty"] += empty
+                    latencies.append(time.perf_counter() - began)
                 i += 1
 
     last_title: dict[str, str] = {}
@@ -155,7 +164,7 @@ def under_load(
         stop.set()
         for t in threads:
             t.join()
-        deadline = time.monotonic() + 300
+        deadline = time.monotonic() + 3600  # a saturated stand-in engine drains slowly
         while True:
             status = http.get("/v1/status").json()
             if status["pending"] == 0 and status["lastSequenceId"] == status["acceptedSequenceId"]:
@@ -170,12 +179,14 @@ def under_load(
         "rebuildSeconds": round(rebuild_s, 1),
         "job": {k: job.get(k) for k in ("state", "rounds", "caughtUp", "writesPausedMs", "progress", "error")},
         "queries": counts["queries"],
+        "queryMs": summary_ms(latencies),
         "failedQueries": counts["failed"],
         "emptyPages": counts["empty"],
         "eventsWritten": written[0],
         "lostEvents": lost,
         "readers": args.readers,
         "writeRate": args.rate,
+        "queryRatePerReader": args.query_rate,
     }
 
 
