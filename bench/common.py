@@ -7,6 +7,7 @@ import os
 import platform
 import statistics
 import subprocess
+import threading
 import time
 import uuid
 from collections.abc import Iterator, Sequence
@@ -68,6 +69,25 @@ class Engine:
     description: str
     embedded: bool
     pid: int | None = None  # the embedded engine's process, for its CPU time
+
+
+def paced(
+    rate: float, *, seconds: float | None = None, stop: threading.Event | None = None, began: float | None = None
+) -> Iterator[tuple[int, float]]:
+    """(n, when it was due) at `rate` per second (0: back to back), for `seconds` or until `stop` is
+    set; never early. Counting latency from the due time keeps a stalled call's successors
+    waiting, as real arrivals would (no coordinated omission)."""
+    began = time.perf_counter() if began is None else began
+    n = 0
+    while not (stop is not None and stop.is_set()) and (seconds is None or time.perf_counter() - began < seconds):
+        due = began + n / rate if rate > 0 else time.perf_counter()
+        if (wait := due - time.perf_counter()) > 0:
+            if stop is None:
+                time.sleep(wait)
+            elif stop.wait(wait):
+                return
+        yield n, due
+        n += 1
 
 
 def wait_idle(pid: int | None, *, below: float = 0.05, timeout: float = 30.0) -> float:

@@ -20,7 +20,6 @@ import copy
 import os
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +31,7 @@ from bench.common import (
     cli_process,
     engine,
     load_documents,
+    paced,
     print_table,
     redis_url,
     services,
@@ -128,7 +128,7 @@ def run(
     checked = mismatches = 0
     with httpx.Client(base_url=base, timeout=10, headers=headers) as http:
         began = time.perf_counter()
-        for n, _ in paced(rate, seconds, began):
+        for n, _ in paced(rate, seconds=seconds, began=began):
             seq = first_seq + n
             event = copy.deepcopy(listings[n % len(listings)])
             event["attributes"]["sequenceId"] = seq
@@ -169,23 +169,12 @@ def raw_control(built: Any, listings: list[dict[str, Any]], rate: float, seconds
     found = built.engine.mget(index=alias, body={"ids": ids})["docs"]
     docs = [(d["_id"], d["_source"]) for d in found if d.get("found")]
     latencies: list[float] = []
-    for n, due in paced(rate, seconds, time.perf_counter()):
+    for n, due in paced(rate, seconds=seconds):
         lid, source = docs[n % len(docs)]
         body = orjson.dumps({"index": {"_id": lid}}) + b"\n" + orjson.dumps(source) + b"\n"
         built.engine.bulk(body=body, index=alias, params={"refresh": "wait_for"})
         latencies.append(time.perf_counter() - due)
     return latencies
-
-
-def paced(rate: float, seconds: float, began: float) -> Iterator[tuple[int, float]]:
-    """(n, when it was due) at a steady rate from `began`, for `seconds`; never early."""
-    n = 0
-    while time.perf_counter() - began < seconds:
-        due = began + n / rate
-        if (wait := due - time.perf_counter()) > 0:
-            time.sleep(wait)
-        yield n, due
-        n += 1
 
 
 if __name__ == "__main__":

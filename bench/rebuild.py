@@ -26,6 +26,7 @@ from bench.common import (
     cli_process,
     engine,
     load_documents,
+    paced,
     print_table,
     redis_url,
     services,
@@ -105,12 +106,8 @@ def under_load(
 
     def read(offset: int) -> None:
         with httpx.Client(base_url=base, timeout=60) as http:
-            i = offset
-            t0 = time.perf_counter()
-            while not stop.is_set():
-                if args.query_rate > 0 and (wait := t0 + (i - offset) / args.query_rate - time.perf_counter()) > 0:
-                    stop.wait(wait)
-                params = {**mix[i % len(mix)], "perPage": "24"}
+            for i, _ in paced(args.query_rate, stop=stop):
+                params = {**mix[(offset + i) % len(mix)], "perPage": "24"}
                 began = time.perf_counter()
                 try:
                     resp = http.get("/v1/api/listings/query", params=params)
@@ -122,7 +119,6 @@ def under_load(
                     counts["failed"] += not ok
                     counts["empty"] += empty
                     latencies.append(time.perf_counter() - began)
-                i += 1
 
     last_title: dict[str, str] = {}
     written = [0]
@@ -130,11 +126,7 @@ def under_load(
     def write() -> None:
         rng = random.Random(7)
         with httpx.Client(base_url=base, timeout=60, headers=HEADERS) as http:
-            t0 = time.perf_counter()
-            n = 0
-            while not stop.is_set():
-                if (wait := t0 + n / args.rate - time.perf_counter()) > 0:
-                    time.sleep(wait)
+            for n, _ in paced(args.rate, stop=stop):
                 seq = first_seq + n
                 event = copy.deepcopy(rng.choice(pool))
                 event["attributes"]["sequenceId"] = seq
@@ -144,7 +136,6 @@ def under_load(
                 if resp.status_code == 202:
                     last_title[event["attributes"]["resourceId"]] = f"rebuild{seq}"
                     written[0] += 1
-                n += 1
 
     threads = [threading.Thread(target=read, args=(i,)) for i in range(args.readers)]
     threads.append(threading.Thread(target=write))
