@@ -18,9 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from indexer.context import Services
-from indexer.index_admin import drop_all
 from infra.settings import Settings
-from listing_search.runner import build_services, cli_command
+from listing_search.runner import cli_command, scratch_deployment
 
 RESULTS = Path(__file__).parent / "results"
 BOSTON = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "boston"
@@ -156,16 +155,8 @@ def services(engine_url: str, redis: str, **overrides: Any) -> Iterator[Services
         "replicas": 0,
         "block_ms": 20,
     }
-    settings = Settings(**{**values, **overrides})
-    built = build_services(settings, engine_url=engine_url)
-    try:
+    with scratch_deployment(Settings(**{**values, **overrides}), engine_url=engine_url) as built:
         yield built
-    finally:
-        drop_all(built.engine, built.names)
-        keys = list(built.redis.scan_iter(match=f"{settings.redis_prefix}*", count=1000))
-        for start in range(0, len(keys), 1000):
-            built.redis.delete(*keys[start : start + 1000])
-        built.redis.close()
 
 
 def percentile(values: Sequence[float], q: float) -> float:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import redis
+
 # Stream entries carry their listing id beside the event, so a worker can size its batch by the
 # listings it touches without decoding every event twice.
 LISTING_FIELD = "l"
@@ -82,3 +84,11 @@ class RedisKeys:
     def rate_limit(self, client: str) -> str:
         """A client's request count in the current public-search window; expires with the window."""
         return f"{self.prefix}ratelimit:{client}"
+
+
+def drop_prefixed(client: redis.Redis, prefix: str) -> int:
+    """Delete every key under `prefix` (a whole deployment's state); returns how many."""
+    keys = list(client.scan_iter(match=f"{prefix}*", count=1000))
+    for start in range(0, len(keys), 1000):
+        client.delete(*keys[start : start + 1000])
+    return len(keys)

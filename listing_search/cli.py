@@ -51,6 +51,7 @@ def cmd_dev(args: argparse.Namespace) -> int:
     from indexer.airbnb_import import DEMO_DATA_DIR
     from indexer.celery_app import JobQueue
     from indexer.intake import accept
+    from indexer.redis_keys import drop_prefixed
     from infra.local_redis import RedisUnavailable, ensure_redis
     from listing_search.demo_import import feed
     from listing_search.runner import build_services, job_worker_in_thread, start_worker
@@ -75,9 +76,7 @@ def cmd_dev(args: argparse.Namespace) -> int:
     services = build_services(settings, engine_url=engine_url)
     if engine is not None:
         # The embedded engine starts empty, so any queue state left under this prefix is stale.
-        stale = list(services.redis.scan_iter(match=f"{settings.redis_prefix}*", count=1000))
-        if stale:
-            services.redis.delete(*stale)
+        drop_prefixed(services.redis, settings.redis_prefix)
     worker = start_worker(services)
 
     def load_demo() -> None:

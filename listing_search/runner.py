@@ -19,7 +19,8 @@ from fastapi import FastAPI
 
 from indexer.celery_app import make_celery, register_tasks, services_for
 from indexer.context import Services
-from indexer.index_admin import ensure_index
+from indexer.index_admin import drop_all, ensure_index
+from indexer.redis_keys import drop_prefixed
 from indexer.worker import Worker
 from infra.settings import Settings
 from search_api.app import create_app
@@ -116,6 +117,19 @@ def build_services(settings: Settings, *, engine_url: str) -> Services:
     return services
 
 
+@contextmanager
+def scratch_deployment(settings: Settings, *, engine_url: str) -> Iterator[Services]:
+    """A deployment under its own index and Redis key prefixes, removed afterwards: its indices,
+    aliases and template, and every key under its prefix (tests and benchmarks)."""
+    services = build_services(settings, engine_url=engine_url)
+    try:
+        yield services
+    finally:
+        drop_all(services.engine, services.names)
+        drop_prefixed(services.redis, settings.redis_prefix)
+        services.redis.close()
+
+
 __all__ = [
     "ServerThread",
     "WorkerThread",
@@ -123,6 +137,7 @@ __all__ = [
     "cli_command",
     "create_app",
     "job_worker_in_thread",
+    "scratch_deployment",
     "serve_in_thread",
     "start_worker",
 ]

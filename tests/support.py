@@ -16,9 +16,8 @@ from opensearchpy import helpers
 
 from indexer.celery_app import JobQueue
 from indexer.context import Services
-from indexer.index_admin import drop_all
 from infra.settings import Settings
-from listing_search.runner import WorkerThread, build_services, serve_in_thread, start_worker
+from listing_search.runner import WorkerThread, scratch_deployment, serve_in_thread, start_worker
 from search_api.app import create_app
 
 OPERATOR_TOKEN = "test-operator-token"
@@ -121,25 +120,20 @@ def running_service(
         "block_ms": 50,
     }
     settings = Settings(**{**values, **overrides})
-    services = build_services(settings, engine_url=engine_url)
-    stream_workers = [start_worker(services, consumer=f"test-worker-{i}") for i in range(workers)]
-    queue = JobQueue(jobs, settings) if jobs is not None else None
-    server = serve_in_thread(create_app(services, job_queue=queue))
-    public = httpx.Client(base_url=server.url, timeout=30)
-    operator = httpx.Client(base_url=server.url, timeout=30, headers={"Authorization": f"Bearer {OPERATOR_TOKEN}"})
-    try:
-        yield Service(server.url, services, public, operator, stream_workers)
-    finally:
-        public.close()
-        operator.close()
-        server.stop()
-        for worker in stream_workers:
-            worker.stop()
-        drop_all(services.engine, services.names)
-        keys = list(services.redis.scan_iter(match=f"{settings.redis_prefix}*", count=1000))
-        if keys:
-            services.redis.delete(*keys)
-        services.redis.close()
+    with scratch_deployment(settings, engine_url=engine_url) as services:
+        stream_workers = [start_worker(services, consumer=f"test-worker-{i}") for i in range(workers)]
+        queue = JobQueue(jobs, settings) if jobs is not None else None
+        server = serve_in_thread(create_app(services, job_queue=queue))
+        public = httpx.Client(base_url=server.url, timeout=30)
+        operator = httpx.Client(base_url=server.url, timeout=30, headers={"Authorization": f"Bearer {OPERATOR_TOKEN}"})
+        try:
+            yield Service(server.url, services, public, operator, stream_workers)
+        finally:
+            public.close()
+            operator.close()
+            server.stop()
+            for worker in stream_workers:
+                worker.stop()
 
 
 def contents(svc: Service) -> dict[str, Any]:
