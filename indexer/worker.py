@@ -22,7 +22,7 @@ import socket
 import threading
 import time
 from collections import defaultdict, deque
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -70,13 +70,28 @@ ACK_CHUNK = 1000
 # Per-listing locks: two workers never read-merge-write the same document at once, so neither
 # can overwrite the other's merge (external versions alone cannot tell two writes of the same
 # version apart). Returns the positions of the locks taken.
+# A lock's value is `<run token>@<consumer name>`. A lock held under this consumer name by another
+# run is one that an earlier run of this worker left when it died: its pending entries are now
+# ours (the stream's per-consumer history), so its locks are ours too. Without that, a restarted
+# worker would hand every listing of its predecessor's last batches back to the stream's tail
+# and wait up to lock_ttl_ms for them. (Two live processes must never share a name: they would
+# share one pending list as well.)
 LOCK_LUA = """
 local taken = {}
 for i, key in ipairs(KEYS) do
-  if redis.call('SET', key, ARGV[1], 'NX', 'PX', ARGV[2]) then table.insert(taken, i) end
+  if redis.call('SET', key, ARGV[1], 'NX', 'PX', ARGV[2]) then
+    table.insert(taken, i)
+  else
+    local cur = redis.call('GET', key)
+    if cur and cur ~= ARGV[1] and string.sub(cur, ARGV[3] + 1) == ARGV[4] then
+      redis.call('SET', key, ARGV[1], 'PX', ARGV[2])
+      table.insert(taken, i)
+    end
+  end
 end
 return taken
 """
+RUN_TOKEN_CHARS = 16
 UNLOCK_LUA = """
 for _, key in ipairs(KEYS) do
   if redis.call('GET', key) == ARGV[1] then redis.call('DEL', key) end
@@ -91,6 +106,11 @@ OVERLAY_FIELD = b"s"
 MARKER_FIELDS = (REFRESH_FIELD, OVERLAY_FIELD)
 # A batch reads on while its events touch fewer listings than batch_size, up to this many reads.
 GROW_FACTOR = 8
+# How often, at most, a worker looks for entries that a dead sibling left pending (XAUTOCLAIM).
+# Entries become claimable once idle claim_idle_ms; checking every second keeps the delay after
+# that small, and a check on a short pending list costs Redis microseconds.
+CLAIM_CHECK_MAX_SECONDS = 1.0
+START = "0-0"
 
 
 class TransientEngineError(RuntimeError):
@@ -157,7 +177,14 @@ class Worker:
         self._ack = self.redis.register_script(ACK_LUA)
         self._lock = self.redis.register_script(LOCK_LUA)
         self._unlock = self.redis.register_script(UNLOCK_LUA)
-        self._last_claim = 0.0
+        # Where the next XAUTOCLAIM scan starts; not START while a sweep of the pending list goes on.
+        self._claim_cursor = START
+        self._last_claim = -float("inf")
+        self._claim_every = min(CLAIM_CHECK_MAX_SECONDS, self.settings.claim_idle_ms / 4000)
+        # Where the next read of this consumer's own history (entries delivered to this name and
+        # never acknowledged) starts; None once it is drained and new entries are read instead.
+        self._own_cursor: str | None = START
+        self._lock_value = f"{os.urandom(RUN_TOKEN_CHARS // 2).hex()}@{self.consumer}"
         self.gate = WorkerGate(self.redis, self.keys, self.consumer)
         # An index's field types never change after creation (only docs/defaults in `_meta`,
         # which writing ignores), so its schemas are fetched once.
@@ -177,7 +204,6 @@ class Worker:
         """Consume until `stop` is set. Never raises for bad events or a flaky engine/Redis."""
         log.info("worker %s consuming %s", self.consumer, self.keys.events)
         backoff = _Backoff(self.settings.retry_max_seconds)
-        own_pending_checked = False
         while not stop.is_set():
             try:
                 self.ensure_group()
@@ -185,23 +211,30 @@ class Worker:
                     stop.wait(0.02)  # a rebuild is swapping aliases: a moment's pause
                     continue
                 try:
-                    if not own_pending_checked:
-                        # A restarted worker with the same name first finishes what it had taken.
-                        self._settle(self._read("0", block_ms=None), stop)
-                        own_pending_checked = True
-                    entries = self._claim_stale() or self._read(">", block_ms=self.settings.block_ms)
-                    if entries:
-                        self._pump(entries, stop)
+                    if self._own_cursor is not None:
+                        # A restarted worker with the same name first finishes *all* it had taken
+                        # (and so does this one after a failed batch), before reading new entries.
+                        entries = self._read_own()
+                        if entries:
+                            self._pump(entries, stop, more=self._read_own)
+                    else:
+                        entries = self._claim_stale() or self._read(">", block_ms=self.settings.block_ms)
+                        if entries:
+                            self._pump(entries, stop)
                 finally:
                     self.gate.leave()
                 backoff.reset()
             except (redis.ConnectionError, redis.TimeoutError) as exc:
+                # What was read and not acknowledged is settled first when Redis is back.
+                self._own_cursor = START
                 delay = backoff.next()
                 log.warning("redis unavailable (%s); retrying in %.1fs", exc, delay)
                 stop.wait(delay)
             except Exception:
-                # Unacknowledged entries stay pending and are claimed again after claim_idle_ms,
-                # so an unexpected failure delays them (status shows the lag) but loses nothing.
+                # Unacknowledged entries stay pending and any worker (this one included) claims
+                # them again once idle claim_idle_ms: an unexpected failure delays them (status
+                # shows the lag) but loses nothing, and a batch that fails every time cannot hold
+                # up the entries behind it.
                 delay = backoff.next()
                 log.exception("worker batch failed; retrying in %.1fs", delay)
                 stop.wait(delay)
@@ -246,19 +279,55 @@ class Worker:
         # Re-reading own pending can return entries already deleted by a sibling: (id, None).
         return [e for e in entries if e[1]]
 
+    def _read_own(self) -> list[Entry]:
+        """The next entries of this consumer's history: delivered to this name, never acknowledged
+        (a run that died, or a batch that failed). Reads on like `_read` while they bunch on few
+        listings; [] once the history is drained (then `_own_cursor` is None)."""
+        size = self.settings.batch_size
+        entries: list[Entry] = []
+        listings: set[bytes | None] = set()
+        while self._own_cursor is not None and len(entries) < GROW_FACTOR * size and len(listings) < size:
+            found: Any = self.redis.xreadgroup(
+                self.keys.group, self.consumer, {self.keys.events: self._own_cursor}, count=size
+            )
+            raw: list[Entry] = found[0][1] if found else []
+            if not raw:
+                self._own_cursor = None
+                break
+            self._own_cursor = raw[-1][0].decode()
+            # An entry a sibling settled and deleted meanwhile comes back empty: only the pending
+            # list still names it.
+            gone = [entry_id for entry_id, fields in raw if not fields]
+            if gone:
+                self.redis.xack(self.keys.events, self.keys.group, *gone)
+            live = [e for e in raw if e[1]]
+            entries += live
+            listings.update(_listing_of(fields) for _, fields in live)
+            if len(raw) < size:
+                self._own_cursor = None
+        if entries:
+            log.info("settling %d entries this worker's name had taken and not acknowledged", len(entries))
+        return entries
+
     def _claim_stale(self) -> list[Entry]:
+        """Entries idle longer than claim_idle_ms in other consumers' pending lists (a worker
+        that died), claimed for this one. A sweep of the pending list goes on call after call
+        without waiting, so a large backlog is claimed as fast as it is processed."""
         now = time.monotonic()
-        if now - self._last_claim < self.settings.claim_idle_ms / 2000:
-            return []
-        self._last_claim = now
+        if self._claim_cursor == START:
+            if now - self._last_claim < self._claim_every:
+                return []
+            self._last_claim = now
         result: Any = self.redis.xautoclaim(
             self.keys.events,
             self.keys.group,
             self.consumer,
             min_idle_time=self.settings.claim_idle_ms,
-            start_id="0-0",
+            start_id=self._claim_cursor,
             count=self.settings.batch_size,
         )
+        cursor = result[0]
+        self._claim_cursor = cursor.decode() if isinstance(cursor, bytes) else str(cursor)
         entries: list[Entry] = [e for e in result[1] if e[1]]
         if entries:
             log.warning("claimed %d entries left pending by another worker", len(entries))
@@ -280,10 +349,14 @@ class Worker:
                 if stop.wait(delay):
                     return  # left pending: a restart or a sibling picks them up
 
-    def _pump(self, entries: list[Entry], stop: threading.Event) -> None:
-        """Process batches back to back while the stream has entries, preparing each batch while
-        earlier bulk requests are in flight. Returns when the stream is drained, `stop` is set or
-        a rebuild closes the gate, with nothing left in flight."""
+    def _pump(
+        self, entries: list[Entry], stop: threading.Event, more: Callable[[], list[Entry]] | None = None
+    ) -> None:
+        """Process batches back to back while `more` has entries (by default: claims of stale
+        entries, then new ones), preparing each batch while earlier bulk requests are in flight.
+        Returns when `more` runs dry, `stop` is set or a rebuild closes the gate, with nothing left
+        in flight."""
+        read_more = more or self._next_entries
         window: deque[_Batch] = deque()
         unowned = entries  # read, but not part of a batch yet
         prepared: _Batch | None = None
@@ -308,7 +381,7 @@ class Worker:
                     window.popleft()
                     continue
                 if not stop.is_set() and self.gate.enter():
-                    unowned += self._claim_stale() or self._read(">", block_ms=None)
+                    unowned += read_more()
         except Exception as exc:
             # Whatever did not settle is retried as one plain batch (transient failures), or left
             # pending for a claim. In-flight writes settle before their locks are released.
@@ -328,6 +401,9 @@ class Worker:
                 raise
             log.warning("engine unavailable (%s); %d entries wait", exc, len(lost))
             self._settle(lost, stop)
+
+    def _next_entries(self) -> list[Entry]:
+        return self._claim_stale() or self._read(">", block_ms=None)
 
     # ---- one batch ------------------------------------------------------------------------
 
@@ -449,7 +525,8 @@ class Worker:
         for start in range(0, len(ordered), ACK_CHUNK):
             chunk = ordered[start : start + ACK_CHUNK]
             found = self._lock(
-                keys=[self.keys.listing_lock(lid) for lid in chunk], args=[self.consumer, self.settings.lock_ttl_ms]
+                keys=[self.keys.listing_lock(lid) for lid in chunk],
+                args=[self._lock_value, self.settings.lock_ttl_ms, RUN_TOKEN_CHARS + 1, self.consumer],
             )
             taken.update(chunk[int(i) - 1] for i in found)
         return taken
@@ -458,7 +535,7 @@ class Worker:
         ordered = sorted(listing_ids)
         for start in range(0, len(ordered), ACK_CHUNK):
             chunk = ordered[start : start + ACK_CHUNK]
-            self._unlock(keys=[self.keys.listing_lock(lid) for lid in chunk], args=[self.consumer])
+            self._unlock(keys=[self.keys.listing_lock(lid) for lid in chunk], args=[self._lock_value])
 
     def _target(self) -> tuple[str, SchemaSet]:
         """The index the alias points at now, with the schemas its mapping was built from."""
