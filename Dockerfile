@@ -20,6 +20,9 @@ WORKDIR /src
 # The whole (filtered, see .dockerignore) tree: pyproject.toml, README.md and the packages
 # that [tool.setuptools.packages.find] picks up, with their package data.
 COPY . .
+# `pip install .`: no extras, not editable. scripts/check_fresh_install.py (run first by
+# scripts/test.sh, so by CI) installs the same way into a clean venv and proves that this alone
+# imports every shipped module and runs `listing-search dev`.
 RUN pip install --no-cache-dir . \
  && cd / && rm -rf /src
 

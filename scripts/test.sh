@@ -3,6 +3,9 @@
 # Needs only Python 3.11+ with venv; Redis and the search engine are found or started by the tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# First: `pip install .` alone (no extras, into a clean venv) must import every shipped module and
+# run `listing-search dev` (issue 12). LISTING_SEARCH_SKIP_FRESH_CHECK=1 skips it locally, not in CI.
+"${PYTHON:-python3}" scripts/check_fresh_install.py
 . scripts/venv.sh
 install_into_venv '.[test]'
 echo "== ruff"; .venv/bin/ruff check .
