@@ -1,6 +1,9 @@
 """Prometheus text for `/metrics`: pipeline counters and gauges from Redis (the same for every
 API process), histograms of bulk latency (recorded in Redis by the workers) and of query latency
-(kept by each API process)."""
+(kept by each API process).
+
+Nothing here calls the engine: a scrape must answer while the engine is sick, which is when it is
+needed most. The one engine figure, `engine_up`, is measured by the caller with a short timeout."""
 
 from __future__ import annotations
 
@@ -63,10 +66,16 @@ def _histogram_lines(name: str, help_: str, per_bucket: list[int], total: float)
     return lines
 
 
-def render(client: redis.Redis, keys: RedisKeys, query_latency: Histogram) -> str:
+def render(client: redis.Redis, keys: RedisKeys, query_latency: Histogram, *, engine_up: bool | None = None) -> str:
     status = pipeline_status(client, keys)
     ev = status["events"]
     lines: list[str] = []
+    if engine_up is not None:
+        lines += [
+            "# HELP listing_search_engine_up 1 when the engine answered this process's short probe, else 0.",
+            "# TYPE listing_search_engine_up gauge",
+            f"listing_search_engine_up {int(engine_up)}",
+        ]
     for name, value, help_ in (
         ("events_accepted_total", ev["accepted"], "Events accepted at intake."),
         ("events_applied_total", ev["applied"], "Events settled by the workers (searchable or dead-lettered)."),

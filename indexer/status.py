@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, Final
 
 import redis
 from opensearchpy import OpenSearch
@@ -12,7 +12,19 @@ from opensearchpy.exceptions import OpenSearchException
 from indexer import stats
 from indexer.index_admin import live_index
 from indexer.redis_keys import RedisKeys
+from infra.clients import Deadline, engine_failure_reason, redis_failure_reason, request_options
 from schemas.index_layout import F, IndexNames, public_filter
+
+# What an engine-side status field says when the engine did not tell us in time; `engine.reason` says why.
+UNAVAILABLE: Final = "unavailable"
+ENGINE_FIELDS: Final = (
+    "indexVersion",
+    "index",
+    "documents",
+    "publishedDocuments",
+    "schemaFingerprint",
+    "skippedValues",
+)
 
 
 def _int(raw: dict[bytes, bytes], name: str) -> int:
@@ -51,30 +63,69 @@ def pipeline_status(client: redis.Redis, keys: RedisKeys) -> dict[str, Any]:
     }
 
 
-def index_status(engine: OpenSearch, names: IndexNames) -> dict[str, Any]:
+def index_status(engine: OpenSearch, names: IndexNames, budget_seconds: float) -> dict[str, Any]:
+    """The engine's part of status, five calls within one time budget.
+
+    A sick engine must not hold up the Redis figures an operator needs most during an outage
+    (pending, lag), so whatever the engine has not answered when the budget is spent, or when a
+    call fails, is `"unavailable"`, and `engine` says why. Fields read before that keep their
+    values. With a healthy engine the shape is the one clients always had, plus `engine.state`.
+    """
+    deadline = Deadline(budget_seconds)
+    out: dict[str, Any] = dict.fromkeys(ENGINE_FIELDS, UNAVAILABLE)
     try:
-        live = live_index(engine, names)
+        live = live_index(engine, names, deadline)
         if live is None:
-            return {"indexVersion": None, "index": None, "documents": 0, "publishedDocuments": 0}
-        total = engine.count(index=live.name)["count"]
-        published = engine.count(index=live.name, body={"query": {"bool": {"filter": public_filter()}}})["count"]
+            return {
+                "indexVersion": None,
+                "index": None,
+                "documents": 0,
+                "publishedDocuments": 0,
+                "engine": {"state": "ok"},
+            }
+        out.update(indexVersion=live.version, index=live.name, schemaFingerprint=live.schemas.fingerprint())
+        out["documents"] = engine.count(index=live.name, **request_options(deadline))["count"]
+        out["publishedDocuments"] = engine.count(
+            index=live.name, body={"query": {"bool": {"filter": public_filter()}}}, **request_options(deadline)
+        )["count"]
         agg = engine.search(
             index=live.name,
             body={"size": 0, "aggs": {"skipped": {"terms": {"field": F.SKIPPED, "size": 500}}}},
+            **request_options(deadline),
         )
-        skipped = {b["key"]: b["doc_count"] for b in agg["aggregations"]["skipped"]["buckets"]}
-        return {
-            "indexVersion": live.version,
-            "index": live.name,
-            "documents": total,
-            "publishedDocuments": published,
-            "schemaFingerprint": live.schemas.fingerprint(),
-            # Listings whose value for a schema key had the wrong JSON type (skipped, key treated as missing).
-            "skippedValues": skipped,
-        }
+        # Listings whose value for a schema key had the wrong JSON type (skipped, key treated as missing).
+        out["skippedValues"] = {b["key"]: b["doc_count"] for b in agg["aggregations"]["skipped"]["buckets"]}
+        out["engine"] = {"state": "ok"}
     except OpenSearchException as exc:
-        return {"indexVersion": None, "index": None, "documents": None, "engineError": str(exc)[:500]}
+        out["engine"] = {"state": UNAVAILABLE, "reason": engine_failure_reason(exc, deadline)}
+    return out
 
 
-def full_status(client: redis.Redis, keys: RedisKeys, engine: OpenSearch, names: IndexNames) -> dict[str, Any]:
-    return {**pipeline_status(client, keys), **index_status(engine, names)}
+def full_status(
+    client: redis.Redis, keys: RedisKeys, engine: OpenSearch, names: IndexNames, *, engine_budget_seconds: float
+) -> dict[str, Any]:
+    return {**pipeline_status(client, keys), **index_status(engine, names, engine_budget_seconds)}
+
+
+def probe_engine(engine: OpenSearch, names: IndexNames, timeout: float) -> str | None:
+    """None when the engine answers a count on the public alias within `timeout`, else the reason.
+
+    A count through the alias public search uses, not a bare `GET /`: an engine whose index cannot
+    be searched (missing, red) cannot serve searches either, and a count is about as cheap.
+    """
+    deadline = Deadline(timeout)
+    try:
+        engine.count(index=names.public_alias, **request_options(deadline))
+    except OpenSearchException as exc:
+        return engine_failure_reason(exc, deadline)
+    return None
+
+
+def probe_redis(client: redis.Redis, timeout: float) -> str | None:
+    """None when Redis answers PING, else the reason; `client` must have socket timeouts of `timeout`
+    (redis-py has no per-command timeout)."""
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        return redis_failure_reason(exc, timeout)
+    return None

@@ -1,18 +1,90 @@
-"""Client factories, so every process talks to the engine and Redis the same way."""
+"""Client factories, so every process talks to the engine and Redis the same way, and the time
+budget that bounds the API's engine calls when the engine is sick."""
 
 from __future__ import annotations
 
+import time
+
 import redis
 from opensearchpy import OpenSearch
+from opensearchpy.exceptions import ConnectionError as EngineConnectionError
+from opensearchpy.exceptions import ConnectionTimeout, TransportError
+
+# Below this, a call could not get an answer from even a healthy engine: fail it at once rather than
+# send it. Also keeps request_timeout above 0, which opensearch-py would read as "the client's 30 s".
+MIN_CALL_SECONDS = 0.02
 
 
 def opensearch_client(url: str, *, timeout: float = 30.0) -> OpenSearch:
     # Retries are ours (the worker backs off and never acknowledges early), not the client's.
     # A pool per thread that may call at once (API thread pool, worker, jobs).
+    # The 30 s suits bulk writes and rebuild copies; calls that answer a waiting client (search,
+    # status, probes) pass their own `request_timeout` from a `Deadline`.
     return OpenSearch(
         hosts=[url], timeout=timeout, max_retries=0, retry_on_timeout=False, http_compress=False, pool_maxsize=64
     )
 
 
-def redis_client(url: str) -> redis.Redis:
-    return redis.Redis.from_url(url, socket_timeout=10, socket_connect_timeout=5, health_check_interval=30)
+def redis_client(url: str, *, timeout: float = 10.0, connect_timeout: float = 5.0) -> redis.Redis:
+    return redis.Redis.from_url(
+        url, socket_timeout=timeout, socket_connect_timeout=connect_timeout, health_check_interval=30
+    )
+
+
+class Deadline:
+    """One time budget shared by several engine calls.
+
+    Each call is given what is left as its `request_timeout`, so a request that makes several calls
+    answers within the budget; a fixed per-call timeout would multiply by the number of calls. When
+    the budget is spent the next call is not sent: `request_timeout()` raises `ConnectionTimeout`, the
+    same exception as a call that timed out, so callers handle one case.
+    """
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self._start = time.monotonic()
+
+    def elapsed(self) -> float:
+        return time.monotonic() - self._start
+
+    def remaining(self) -> float:
+        return self.seconds - self.elapsed()
+
+    def request_timeout(self) -> float:
+        left = self.remaining()
+        if left < MIN_CALL_SECONDS:
+            raise ConnectionTimeout("TIMEOUT", f"the {self.seconds:g} s budget is spent", None)
+        return left
+
+
+def engine_failure_reason(exc: Exception, deadline: Deadline | None = None) -> str:
+    """A short reason an engine call failed, for status, readiness and logs.
+
+    Never the exception's text: it carries the engine's URL (credentials included when the URL has
+    them) and /readyz answers anyone.
+    """
+    if isinstance(exc, ConnectionTimeout) or (isinstance(exc, EngineConnectionError) and "timed out" in str(exc)):
+        after = f" after {deadline.seconds:g} s" if deadline is not None else ""
+        return f"timed out{after}"
+    if isinstance(exc, EngineConnectionError):
+        return "connection refused" if "refused" in str(exc).lower() else "unreachable"
+    if isinstance(exc, TransportError) and isinstance(exc.status_code, int):
+        return f"answered HTTP {exc.status_code}"
+    return f"failed ({type(exc).__name__})"
+
+
+def redis_failure_reason(exc: Exception, timeout: float) -> str:
+    """The same for Redis: redis-py's messages name the host and port, so they are not passed on."""
+    if isinstance(exc, redis.TimeoutError):
+        return f"timed out after {timeout:g} s"
+    if isinstance(exc, redis.AuthenticationError | redis.ResponseError):  # before ConnectionError, its base
+        return f"refused the command ({type(exc).__name__})"
+    if isinstance(exc, redis.ConnectionError):
+        return "connection refused" if "refused" in str(exc).lower() else "unreachable"
+    return f"failed ({type(exc).__name__})"
+
+
+def request_options(deadline: Deadline | None) -> dict[str, float]:
+    """Keyword arguments for an opensearch-py call: the deadline's `request_timeout`, or none (the
+    client's own timeout) for callers that have no one waiting on them."""
+    return {} if deadline is None else {"request_timeout": deadline.request_timeout()}

@@ -64,6 +64,11 @@ class Settings(BaseSettings):
     max_extended_data_bytes: int = Field(default=64 * 1024, ge=1024, le=16 * 1024 * 1024)
     max_extended_data_depth: int = Field(default=16, ge=1, le=200)
 
+    # Public search answers 503 with Retry-After when the engine has not answered within this long
+    # (the live-index lookup and the search together), instead of holding the storefront's request for
+    # the engine client's 30 s, or for as long as a hung engine keeps the connection open.
+    search_timeout_seconds: float = Field(default=5.0, gt=0)
+
     # Public query bounds (a 400 naming the parameter beyond them). The contract says 100 ids.
     max_keywords_chars: int = Field(default=256, ge=1, le=10_000)
     max_ids: int = Field(default=100, ge=1, le=1000)

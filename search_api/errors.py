@@ -72,7 +72,10 @@ def invalid_param(param: str, message: str, *, location: str = "query") -> ApiEr
     return ApiError(400, f"{param}: {message}", param=param, location=location)
 
 
-def error_body(status: int, details: str, *, code: str | None = None, source: list[str] | None = None) -> bytes:
+def error_item(
+    status: int, details: str, *, code: str | None = None, source: list[str] | None = None
+) -> dict[str, Any]:
+    """One entry of `errors`, for the rare answer that carries more than the errors (`/readyz`)."""
     err: dict[str, Any] = {
         "id": str(uuid.uuid4()),
         "status": status,
@@ -82,7 +85,11 @@ def error_body(status: int, details: str, *, code: str | None = None, source: li
     }
     if source:
         err["source"] = {"path": source}
-    return orjson.dumps({"errors": [err]})
+    return err
+
+
+def error_body(status: int, details: str, *, code: str | None = None, source: list[str] | None = None) -> bytes:
+    return orjson.dumps({"errors": [error_item(status, details, code=code, source=source)]})
 
 
 def error_response(

@@ -1,10 +1,22 @@
-"""A loopback TCP proxy the tests can cut: while down, connections to it are refused."""
+"""A loopback TCP proxy the tests can make sick in three ways:
+
+- `down()`: refused. The listener is closed and every open connection cut, as when the engine's
+  process is gone.
+- `freeze()`: hung. Connections are still accepted, but not a byte moves either way, on new or
+  open connections, as when the engine is stopped (SIGSTOP) or wedged: the kernel completes the
+  handshake and nobody ever reads. Bytes sent meanwhile are held and delivered on `thaw()`, as a
+  stopped process would read them when it is continued.
+- `slow(seconds)`: every chunk of every answer is held that long before it is passed on.
+
+`up()` makes it healthy again from any of these.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import socket
 import threading
+import time
 from urllib.parse import urlparse
 
 
@@ -20,15 +32,36 @@ class TcpProxy:
         self._listener: socket.socket | None = None
         self._conns: list[socket.socket] = []
         self._lock = threading.Lock()
+        # Set while bytes may flow; every pipe waits on it before passing a chunk on.
+        self._flowing = threading.Event()
+        self._delay = 0.0
         self.up()
 
     def up(self) -> None:
-        listener = socket.socket()
-        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        listener.bind(("127.0.0.1", self.port))
-        listener.listen(64)
-        self._listener = listener
-        threading.Thread(target=self._accept, args=(listener,), daemon=True).start()
+        """Healthy: listening (again, after `down()`), flowing, no delay."""
+        self._delay = 0.0
+        with self._lock:
+            if self._listener is None:
+                listener = socket.socket()
+                listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                listener.bind(("127.0.0.1", self.port))
+                listener.listen(64)
+                self._listener = listener
+                threading.Thread(target=self._accept, args=(listener,), daemon=True).start()
+        self._flowing.set()
+
+    def thaw(self) -> None:
+        """The end of `freeze()`: held bytes go on, in order, and so does everything after them."""
+        self._flowing.set()
+
+    def freeze(self) -> None:
+        """Hung: accepts connections, never forwards a byte (new and open connections alike)."""
+        self._flowing.clear()
+
+    def slow(self, seconds: float) -> None:
+        """Every answer chunk waits `seconds` before it is passed on (a slow engine, not a dead one)."""
+        self._delay = seconds
+        self._flowing.set()
 
     def down(self) -> None:
         """Close the listener and every open connection: new connections are refused."""
@@ -45,6 +78,8 @@ class TcpProxy:
                     conn.shutdown(socket.SHUT_RDWR)
                 conn.close()
             self._conns.clear()
+        # Pipes held by a freeze wake up to closed sockets and end; nothing held is delivered.
+        self._flowing.set()
 
     def _accept(self, listener: socket.socket) -> None:
         while True:
@@ -55,13 +90,16 @@ class TcpProxy:
             upstream = socket.create_connection(self.target)
             with self._lock:
                 self._conns += [client, upstream]
-            for a, b in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+            for a, b, answers in ((client, upstream, False), (upstream, client, True)):
+                threading.Thread(target=self._pipe, args=(a, b, answers), daemon=True).start()
 
-    @staticmethod
-    def _pipe(src: socket.socket, dst: socket.socket) -> None:
+    def _pipe(self, src: socket.socket, dst: socket.socket, answers: bool) -> None:
         try:
             while data := src.recv(65536):
+                self._flowing.wait()
+                if answers and self._delay:
+                    time.sleep(self._delay)
+                self._flowing.wait()  # a freeze that began during the delay holds this chunk too
                 dst.sendall(data)
         except OSError:
             pass

@@ -13,6 +13,7 @@ from opensearchpy.exceptions import ConnectionError as EngineConnectionError
 from opensearchpy.exceptions import ConnectionTimeout, TransportError
 
 from indexer.index_admin import LiveIndex
+from infra.clients import Deadline
 from schemas.index_layout import F, public_filter
 from schemas.listing_doc import public_resource
 from search_api.errors import ApiError
@@ -42,32 +43,57 @@ _LISTING_EXAMPLE = {
     "relationships": {"author": {"data": {"id": "0b1f3c1e-5f0a-4c38-9a85-1c2d3e4f5a6b", "type": "user"}}},
 }
 _ERROR_RESPONSE = {"description": "Invalid parameter; `errors[0].source.path` names it"}
+_UNAVAILABLE_RESPONSE = {
+    "description": "The search engine did not answer within `LISTING_SEARCH_SEARCH_TIMEOUT_SECONDS`, is "
+    "unreachable or overloaded; `Retry-After` says when to try again",
+    "headers": {"Retry-After": {"description": "Seconds to wait before retrying", "schema": {"type": "integer"}}},
+}
+_RETRY = {"Retry-After": "2"}
 
 
 def _json(body: Any, status: int = 200) -> Response:
     return Response(orjson.dumps(body), status_code=status, media_type="application/json")
 
 
-def _live(services: ServicesDep) -> LiveIndex:
+def _deadline(services: ServicesDep) -> Deadline:
+    """One budget per request for the live-index lookup and the search together: a hung engine costs
+    the storefront `search_timeout_seconds`, not that twice over and not the engine client's 30 s."""
+    return Deadline(services.settings.search_timeout_seconds)
+
+
+def _unreachable(exc: EngineConnectionError, deadline: Deadline) -> ApiError:
+    # ConnectionTimeout is a ConnectionError: a read that timed out, or the budget spent before the call.
+    if isinstance(exc, ConnectionTimeout):
+        details = f"the search engine did not answer within {deadline.seconds:g} s; retry shortly"
+    else:
+        details = "the search engine is unreachable; retry shortly"
+    return ApiError(503, details, headers=_RETRY)
+
+
+def _live(services: ServicesDep, deadline: Deadline) -> LiveIndex:
     try:
-        live = services.live.get()
-    except (EngineConnectionError, ConnectionTimeout, TransportError) as exc:
-        raise ApiError(503, "the search engine is unreachable; retry shortly", headers={"Retry-After": "2"}) from exc
+        live = services.live.get(deadline)
+    except EngineConnectionError as exc:
+        raise _unreachable(exc, deadline) from exc
+    except TransportError as exc:
+        raise ApiError(503, "the search engine is unreachable; retry shortly", headers=_RETRY) from exc
     if live is None:
-        raise ApiError(503, "the index does not exist yet; retry shortly", headers={"Retry-After": "2"})
+        raise ApiError(503, "the index does not exist yet; retry shortly", headers=_RETRY)
     return live
 
 
-def _search(services: ServicesDep, live: LiveIndex, body: dict[str, Any]) -> dict[str, Any]:
+def _search(services: ServicesDep, live: LiveIndex, body: dict[str, Any], deadline: Deadline) -> dict[str, Any]:
     # The index's own filtered alias: the schemas used to parse are the ones this index has.
     try:
-        result: dict[str, Any] = services.engine.search(index=live.public_alias(services.names), body=body)
+        result: dict[str, Any] = services.engine.search(
+            index=live.public_alias(services.names), body=body, request_timeout=deadline.request_timeout()
+        )
         return result
-    except (EngineConnectionError, ConnectionTimeout) as exc:
-        raise ApiError(503, "the search engine is unreachable; retry shortly", headers={"Retry-After": "2"}) from exc
+    except EngineConnectionError as exc:
+        raise _unreachable(exc, deadline) from exc
     except TransportError as exc:
         if exc.status_code == 429 or (isinstance(exc.status_code, int) and exc.status_code >= 500):
-            raise ApiError(503, "the search engine is overloaded; retry shortly", headers={"Retry-After": "2"}) from exc
+            raise ApiError(503, "the search engine is overloaded; retry shortly", headers=_RETRY) from exc
         raise
 
 
@@ -101,14 +127,16 @@ def _search(services: ServicesDep, live: LiveIndex, body: dict[str, Any]) -> dic
                 }
             },
             "400": _ERROR_RESPONSE,
+            "503": _UNAVAILABLE_RESPONSE,
         },
     },
 )
 def query_listings(request: Request, services: ServicesDep) -> Response:
-    live = _live(services)
+    deadline = _deadline(services)
+    live = _live(services, deadline)
     limits = QueryLimits(services.settings.max_keywords_chars, services.settings.max_ids)
     q = parse_listing_query(request.query_params.multi_items(), live.schemas, limits)
-    result = _search(services, live, search_body(q))
+    result = _search(services, live, search_body(q), deadline)
     total = int(result["hits"]["total"]["value"])
     data = [public_resource(hit["_id"], hit["_source"].get(F.SOURCE, {}), q.fields) for hit in result["hits"]["hits"]]
     meta = {
@@ -140,18 +168,20 @@ def query_listings(request: Request, services: ServicesDep) -> Response:
             "200": {"content": {"application/json": {"example": {"data": _LISTING_EXAMPLE}}}},
             "400": _ERROR_RESPONSE,
             "404": {"description": "No published listing with this id"},
+            "503": _UNAVAILABLE_RESPONSE,
         },
     },
 )
 def show_listing(request: Request, services: ServicesDep) -> Response:
     listing_id, fields = parse_show(request.query_params.multi_items())
+    deadline = _deadline(services)
     # The same filtered path as search, so visibility is decided in exactly one way.
     body = {
         "query": {"bool": {"filter": [*public_filter(), {"ids": {"values": [listing_id]}}]}},
         "size": 1,
         "_source": [f"{F.SOURCE}.listing"],
     }
-    hits = _search(services, _live(services), body)["hits"]["hits"]
+    hits = _search(services, _live(services, deadline), body, deadline)["hits"]["hits"]
     if not hits:
         raise ApiError(404, f"no published listing with id {listing_id}", param="id")
     return _json({"data": public_resource(listing_id, hits[0]["_source"].get(F.SOURCE, {}), fields)})

@@ -115,6 +115,7 @@ def test_public_endpoints_never_show_operator_data(service: Service) -> None:
         service.public.get("/v1/api/listings/query", params={"pub_nope": "1"}),
         service.public.get("/v1/api/listings/show", params={"id": new_id()}),
         service.public.get("/healthz"),
+        service.public.get("/readyz"),
         *(service.public.request(m, p) for m, p in OPERATOR_CALLS),
         service.public.get(f"/v1/dead-letters/{letter['id']}"),
         service.public.get(f"/v1/jobs/{job}"),
