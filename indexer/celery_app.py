@@ -21,9 +21,9 @@ from celery.schedules import crontab
 from indexer.context import Services
 from indexer.horizon import roll_horizon
 from indexer.rebuild import run_rebuild
-from indexer.reconcile import run_reconcile, start_reconcile
-from indexer.sharetribe_api import IntegrationApi
-from indexer.sync import poll
+from indexer.sharetribe.api import IntegrationApi
+from indexer.sharetribe.poller import poll
+from indexer.sharetribe.reconcile import run_reconcile, start_reconcile
 from infra.settings import Settings
 
 REBUILD_TASK = "listing_search.rebuild"

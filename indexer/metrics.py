@@ -16,8 +16,8 @@ import redis
 
 from indexer import jobs
 from indexer.redis_keys import RedisKeys
+from indexer.sharetribe.checkpoint import EVENTS, LAST_ERROR, POLLED_AT, SEQ
 from indexer.status import pipeline_status
-from indexer.sync_checkpoint import EVENTS, LAST_ERROR, POLLED_AT, SEQ
 
 BUCKETS: Final = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 

@@ -39,7 +39,7 @@ from indexer.index_admin import (
 )
 from indexer.index_scan import pages_by_id
 from indexer.rebuild_gate import RebuildGate
-from indexer.resync import ResyncRound
+from indexer.sharetribe.resync import ResyncRound
 from indexer.worker import fetch_sources
 from schemas.availability import utc_today
 from schemas.index_layout import F

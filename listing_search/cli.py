@@ -124,8 +124,8 @@ def _sync_loop(services: Services, queue: JobQueue) -> None:
     """dev has no Celery beat: poll the Integration API on a timer instead."""
     import time
 
-    from indexer.sharetribe_api import IntegrationApi
-    from indexer.sync import poll
+    from indexer.sharetribe.api import IntegrationApi
+    from indexer.sharetribe.poller import poll
 
     api = IntegrationApi.from_settings(services.settings)
     log.info("Sharetribe sync: polling %s", services.settings.sharetribe_base_url)

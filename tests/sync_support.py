@@ -15,9 +15,9 @@ from opensearchpy import helpers
 from indexer import jobs
 from indexer.index_admin import index_view, live_index_name
 from indexer.rebuild import run_rebuild
-from indexer.reconcile import indexed_fields
-from indexer.sharetribe_api import IntegrationApi
-from indexer.sync import PollReport, poll
+from indexer.sharetribe.api import IntegrationApi
+from indexer.sharetribe.poller import PollReport, poll
+from indexer.sharetribe.reconcile import indexed_fields
 from listing_search.runner import serve_in_thread
 from schemas.availability import utc_today
 from schemas.events import ChangeEvent, classify

@@ -11,8 +11,8 @@ from indexer import jobs, schema_registry
 from indexer.context import Services
 from indexer.horizon import roll_horizon
 from indexer.rebuild import start_rebuild
-from indexer.reconcile import start_reconcile
-from indexer.sync_checkpoint import RESYNC_JOB
+from indexer.sharetribe.checkpoint import RESYNC_JOB
+from indexer.sharetribe.reconcile import start_reconcile
 from search_api.auth import OperatorDep
 from search_api.errors import ApiError
 from search_api.services import ServicesDep

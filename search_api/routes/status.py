@@ -17,8 +17,8 @@ from fastapi.responses import PlainTextResponse, Response
 from indexer import dead_letters
 from indexer.intake import event_limits
 from indexer.metrics import render
+from indexer.sharetribe.poller import sync_status
 from indexer.status import full_status, probe_engine, probe_redis
-from indexer.sync import sync_status
 from search_api.auth import OperatorDep
 from search_api.errors import ApiError, error_item
 from search_api.services import ServicesDep

@@ -14,8 +14,8 @@ from typing import Any
 import httpx
 
 from indexer import jobs, stats
-from indexer.reconcile import Reconciler, start_reconcile
-from indexer.sync_checkpoint import POLLED_AT, load_checkpoint
+from indexer.sharetribe.checkpoint import POLLED_AT, load_checkpoint
+from indexer.sharetribe.reconcile import Reconciler, start_reconcile
 from listing_search.runner import cli_command, free_port
 from tests.sharetribe_standin import CLIENT_ID, CLIENT_SECRET, Marketplace
 from tests.support import OPERATOR_TOKEN, Service, listing_event, new_id, running_service, service_env

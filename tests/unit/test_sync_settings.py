@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from indexer.sync import retention_safety_s
+from indexer.sharetribe.poller import retention_safety_s
 from infra.settings import Settings
 
 

@@ -18,8 +18,8 @@ from indexer import jobs
 from indexer.context import Services
 from indexer.engine_retry import retry_transient
 from indexer.index_scan import pages_by_id
-from indexer.sharetribe_api import IntegrationApi
-from indexer.sharetribe_snapshot import scan_from_checkpoint
+from indexer.sharetribe.api import IntegrationApi
+from indexer.sharetribe.snapshot import scan_from_checkpoint
 from indexer.worker import fetch_sources
 from schemas.index_layout import F
 from schemas.listing_doc import LISTING, overlay, source_seq

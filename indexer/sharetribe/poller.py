@@ -24,8 +24,8 @@ from redis.client import Pipeline
 from indexer import intake, jobs
 from indexer.context import Services
 from indexer.rebuild import start_rebuild
-from indexer.sharetribe_api import PAGE_SIZE, IntegrationApi, SharetribeError, SharetribeUnavailable
-from indexer.sync_checkpoint import (
+from indexer.sharetribe.api import PAGE_SIZE, IntegrationApi, SharetribeError, SharetribeUnavailable
+from indexer.sharetribe.checkpoint import (
     CREATED_AT_START,
     EVENTS,
     LAST_ERROR,

@@ -25,8 +25,8 @@ from indexer.context import Services
 from indexer.index_admin import ensure_index, live_index
 from indexer.index_scan import pages_by_id
 from indexer.redis_keys import LISTING_FIELD
-from indexer.sharetribe_api import IntegrationApi
-from indexer.sharetribe_snapshot import ListingSnapshot, scan_from_checkpoint
+from indexer.sharetribe.api import IntegrationApi
+from indexer.sharetribe.snapshot import ListingSnapshot, scan_from_checkpoint
 from indexer.worker import OVERLAY_FIELD
 from schemas.availability import utc_today
 from schemas.index_layout import F

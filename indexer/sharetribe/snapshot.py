@@ -26,8 +26,8 @@ from typing import Any
 from indexer import stats
 from indexer.context import Services
 from indexer.intake import event_limits
-from indexer.sharetribe_api import PAGE_SIZE, IntegrationApi, index_included, resolve_included
-from indexer.sync_checkpoint import load_checkpoint, replay_start
+from indexer.sharetribe.api import PAGE_SIZE, IntegrationApi, index_included, resolve_included
+from indexer.sharetribe.checkpoint import load_checkpoint, replay_start
 from schemas.availability import utc_today
 from schemas.events import DEFAULT_LIMITS, LISTING_STATES, ChangeEvent, EventLimits, classify
 from schemas.listing_doc import LISTING
