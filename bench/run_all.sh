@@ -8,4 +8,5 @@ $py -m bench.query_overhead --rounds 200 --clients 1,4,16 --seconds 10
 $py -m bench.ingest --rounds 5
 $py -m bench.ingest --listings 10000 --rounds 3
 $py -m bench.freshness --rate 50 --seconds 30
+$py -m bench.recovery
 $py -m bench.rebuild --listings "${REBUILD_LISTINGS:-100000}"

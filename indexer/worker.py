@@ -110,6 +110,10 @@ GROW_FACTOR = 8
 # Entries become claimable once idle claim_idle_ms; checking every second keeps the delay after
 # that small, and a check on a short pending list costs Redis microseconds.
 CLAIM_CHECK_MAX_SECONDS = 1.0
+# A batch whose every entry was handed back (their listings are locked by another worker, or by a
+# dead one until its locks expire) would otherwise be read again from the stream's tail at once,
+# thousands of times a second: pause this long before reading on.
+HANDED_BACK_PAUSE_SECONDS = 0.05
 START = "0-0"
 
 
@@ -375,7 +379,10 @@ class Worker:
                         window.popleft()
                     self._submit(prepared, background=True)
                     window.append(prepared)
+                    nothing_to_do = len(prepared.report.handed_back) == prepared.report.entries
                     prepared = None
+                    if nothing_to_do:
+                        stop.wait(HANDED_BACK_PAUSE_SECONDS)
                 else:
                     self._complete(window[0])
                     window.popleft()

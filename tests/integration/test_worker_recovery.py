@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 import redis
 
-from indexer.worker import Worker
-from listing_search.runner import cli_command
+from indexer.worker import HANDED_BACK_PAUSE_SECONDS, Worker
+from listing_search.runner import cli_command, start_worker
 from tests.bulk_proxy import bulk_proxy
 from tests.support import Service, listing_event, new_id, running_service, service_env
 
@@ -173,3 +173,26 @@ def test_claims_go_on_while_they_come_back_full(engine_url: str, redis_url: str)
         # waits for its interval.
         assert sizes == [500, 500, 500, 500, 500, 100, 0], sizes
         assert pending_of(svc, "alive") == 2600 and pending_of(svc, "dead") == 0
+
+
+def test_entries_of_a_listing_locked_elsewhere_wait_without_spinning(engine_url: str, redis_url: str) -> None:
+    """Entries whose listing another worker (or a dead one, until its lock expires) holds go back
+    to the stream's tail; the worker pauses before reading them again instead of looping
+    thousands of times a second."""
+    with running_service(engine_url, redis_url, workers=0) as svc:
+        base = svc.services
+        lid = new_id()
+        lock = base.keys.listing_lock(lid)
+        base.redis.set(lock, "0123456789abcdef@elsewhere", px=2000)
+        svc.send(events_for([lid], 1, 5))
+        added_before = int(base.redis.xinfo_stream(base.keys.events)["entries-added"])
+        worker = start_worker(base, consumer="patient")
+        try:
+            svc.wait_searchable(timeout=30)
+        finally:
+            worker.stop()
+        requeued = int(base.redis.xinfo_stream(base.keys.events)["entries-added"]) - added_before
+        assert base.redis.get(lock) is None
+        assert svc.query(ids=lid)["data"][0]["attributes"]["title"] == "v5"
+    # About 2 s of waiting at one try per 50 ms pause: 5 entries each time.
+    assert requeued <= 5 * 2.5 / HANDED_BACK_PAUSE_SECONDS, requeued
