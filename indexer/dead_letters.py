@@ -9,7 +9,7 @@ import orjson
 import redis
 
 from indexer import stats
-from indexer.redis_keys import LISTING_FIELD, RedisKeys
+from indexer.redis_keys import RedisKeys
 from schemas.events import DEFAULT_LIMITS, EventLimits, strip_private
 
 INTAKE: str = "intake"
@@ -94,9 +94,16 @@ def replay(
             return False, result.reason
         if isinstance(result, Ignored):
             return False, f"{result.event_type} is not an event type search uses"
+        if not isinstance(result, ChangeEvent):  # a transaction's link: nothing to index
+            return False, "transaction events are not indexed"
         event = result
+    from indexer import booking_links
+    from indexer.intake import queue_op
+
     pipe = client.pipeline(transaction=True)
-    pipe.xadd(keys.events, {"e": event.to_json(), LISTING_FIELD: event.listing_id})
+    # Routed like any intake: a booking that does not name its listing finds it (or waits for it)
+    # through its transaction.
+    booking_links.route(pipe, keys, [queue_op(event)])
     pipe.hincrby(keys.stats, stats.ACCEPTED, 1)
     pipe.eval(stats.RAISE_TO_LUA, 1, keys.stats, stats.ACCEPTED_SEQ, event.seq)
     pipe.xdel(keys.dead_letters, letter_id)

@@ -12,20 +12,10 @@ from dataclasses import dataclass
 import redis
 from redis.client import Pipeline
 
-from indexer import dead_letters, stats
-from indexer.redis_keys import LISTING_FIELD, RedisKeys
+from indexer import booking_links, dead_letters, stats
+from indexer.redis_keys import RedisKeys
 from infra.settings import Settings
-from schemas.events import DEFAULT_LIMITS, ChangeEvent, EventLimits, Ignored, Rejected, classify
-
-# One script call appends many events: redis-py packs each command in Python, and one XADD per
-# event cost intake more CPU than validating the event (docs/benchmarks.md, ingest).
-XADD_MANY_LUA = f"""
-for i = 1, #ARGV, 2 do
-  redis.call('XADD', KEYS[1], '*', 'e', ARGV[i], '{LISTING_FIELD}', ARGV[i + 1])
-end
-return #ARGV / 2
-"""
-XADD_CHUNK = 500
+from schemas.events import DEFAULT_LIMITS, ChangeEvent, EventLimits, Ignored, Rejected, TransactionLink, classify
 
 
 def event_limits(settings: Settings) -> EventLimits:
@@ -69,10 +59,15 @@ def accept(
     good: list[ChangeEvent] = []
     bad: list[tuple[object, str]] = []
     ignored = 0
+    # In the order given: a transaction's link and the bookings it releases are one script's work.
+    ops: list[tuple[str | bytes, ...]] = []
     for raw in raw_events:
         result = classify(raw, limits)
         if isinstance(result, ChangeEvent):
             good.append(result)
+            ops.append(queue_op(result))
+        elif isinstance(result, TransactionLink):
+            ops.append(("k", result.transaction_id, result.listing_id, result.booking_id or ""))
         elif isinstance(result, Rejected):
             bad.append((raw, result.reason))
         elif isinstance(result, Ignored):
@@ -80,11 +75,7 @@ def accept(
     max_seq = max((e.seq for e in good), default=None)
     # One transaction: a crash can never leave an event counted but not queued, or the reverse.
     pipe = client.pipeline(transaction=True)
-    for start in range(0, len(good), XADD_CHUNK):
-        args: list[bytes | str] = []
-        for ev in good[start : start + XADD_CHUNK]:
-            args += (ev.to_json(), ev.listing_id)
-        pipe.eval(XADD_MANY_LUA, 1, keys.events, *args)
+    booking_links.route(pipe, keys, ops)
     for raw, reason in bad:
         dead_letters.add(pipe, keys, raw, reason, dead_letters.INTAKE)
     if max_seq is not None:
@@ -94,6 +85,14 @@ def accept(
         pipe.hincrby(keys.stats, stats.IGNORED, ignored)
     if also is not None:
         also(pipe)
-    if good or bad or ignored or also is not None:
+    if ops or bad or ignored or also is not None:
         pipe.execute()
     return IntakeResult(len(good), len(bad), ignored, max_seq)
+
+
+def queue_op(ev: ChangeEvent) -> tuple[str | bytes, ...]:
+    """How `booking_links.route` queues a valid event: with its listing, or routed through its
+    transaction when it is a booking that does not name its listing."""
+    if ev.listing_id:
+        return ("q", ev.to_json(), ev.listing_id)
+    return ("b", ev.to_json(), ev.transaction_id or "", ev.resource_id)

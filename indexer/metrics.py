@@ -89,6 +89,7 @@ def render(client: redis.Redis, keys: RedisKeys, query_latency: Histogram, *, en
         ]
     for name, value, help_ in (
         ("pending_events", status["pending"], "Accepted events not yet searchable."),
+        ("waiting_bookings", status["waitingBookings"], "Bookings waiting for the transaction naming their listing."),
         ("ingest_lag_seconds", status["ingestLagSeconds"], "Age of the oldest unsettled event."),
         ("last_sequence_id", status["lastSequenceId"] or 0, "Highest sequenceId whose effect is searchable."),
     ):

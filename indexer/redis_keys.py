@@ -29,6 +29,21 @@ class RedisKeys:
         return f"{self.prefix}stats"
 
     @property
+    def links(self) -> str:
+        """Hash: transaction id and booking id -> listing id (indexer/booking_links.py)."""
+        return f"{self.prefix}links"
+
+    @property
+    def waiting(self) -> str:
+        """Sorted set: key (transaction or booking id) of bookings waiting for a link -> since (ms)."""
+        return f"{self.prefix}waiting"
+
+    @property
+    def wait_prefix(self) -> str:
+        """`wait:<key>`: a list of the stream payloads of the bookings waiting under that key."""
+        return f"{self.prefix}wait:"
+
+    @property
     def rebuild_state(self) -> str:
         """Hash {target, phase, job} while a rebuild runs; expires if the rebuild dies."""
         return f"{self.prefix}rebuild:state"

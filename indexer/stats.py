@@ -8,6 +8,10 @@ ACCEPTED: Final = "accepted"
 IGNORED: Final = "ignored"
 DEAD_LETTERED: Final = "dead_lettered"
 APPLIED: Final = "applied"
+# Bookings accepted but waiting for the transaction that names their listing; transaction events
+# that linked a booking's transaction to its listing.
+WAITING: Final = "waiting"
+LINKED: Final = "linked"
 # Highest sequenceId accepted at intake / whose effect is searchable.
 ACCEPTED_SEQ: Final = "accepted_seq"
 LAST_SEQ: Final = "last_seq"

@@ -54,11 +54,15 @@ def pipeline_status(client: redis.Redis, keys: RedisKeys) -> dict[str, Any]:
         "pending": int(pending),
         "ingestLagSeconds": round(lag, 3),
         "deadLetters": int(dead),
+        # Bookings accepted but waiting for the transaction that names their listing (not yet
+        # in `pending`): searchable once a transaction event or the sync's lookup links them.
+        "waitingBookings": max(_int(raw, stats.WAITING), 0),
         "events": {
             "accepted": _int(raw, stats.ACCEPTED),
             "applied": _int(raw, stats.APPLIED),
             "ignored": _int(raw, stats.IGNORED),
             "deadLettered": _int(raw, stats.DEAD_LETTERED),
+            "transactionLinks": _int(raw, stats.LINKED),
         },
     }
 

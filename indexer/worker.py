@@ -15,6 +15,7 @@ before that write settles: its new entries wait (unacknowledged) for a later bat
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import random
@@ -445,6 +446,12 @@ class Worker:
             except (orjson.JSONDecodeError, KeyError, TypeError) as exc:
                 report.dead.append((raw.decode(errors="replace"), f"unreadable stream entry {entry_id!r}: {exc}"))
                 continue
+            if not ev.listing_id:
+                # A booking routed through its transaction: intake put the listing beside it.
+                ev = dataclasses.replace(ev, listing_id=fields.get(LISTING_FIELD.encode(), b"").decode())
+                if not ev.listing_id:
+                    report.dead.append((raw.decode(errors="replace"), f"stream entry {entry_id!r} names no listing"))
+                    continue
             owner[entry_id] = ev.listing_id
             events[entry_id] = ev
         held = self._lock_listings(set(owner.values()))

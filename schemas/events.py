@@ -32,15 +32,21 @@ EXCEPTION_EVENTS = frozenset(
     {"availabilityException/created", "availabilityException/updated", "availabilityException/deleted"}
 )
 BOOKING_EVENTS = frozenset({"booking/created", "booking/updated", "booking/deleted"})
-STOCK_ADJUSTMENT_EVENTS = frozenset({"stockAdjustment/created"})
-STOCK_RESERVATION_EVENTS = frozenset(
-    {"stockReservation/created", "stockReservation/updated", "stockReservation/deleted"}
+# Updates and deletions of adjustments are rare admin actions, but they change stock
+# (Sharetribe docs, references/events "Supported event types").
+STOCK_ADJUSTMENT_EVENTS = frozenset({"stockAdjustment/created", "stockAdjustment/updated", "stockAdjustment/deleted"})
+SEARCH_EVENTS = LISTING_EVENTS | EXCEPTION_EVENTS | BOOKING_EVENTS | STOCK_ADJUSTMENT_EVENTS
+# Not indexed, but they link a booking to its listing: a booking's one-to-one relationship is its
+# transaction, and the transaction's are `listing` and `booking` (references/events).
+TRANSACTION_EVENTS = frozenset(
+    {"transaction/initiated", "transaction/transitioned", "transaction/updated", "transaction/deleted"}
 )
-SEARCH_EVENTS = LISTING_EVENTS | EXCEPTION_EVENTS | BOOKING_EVENTS | STOCK_ADJUSTMENT_EVENTS | STOCK_RESERVATION_EVENTS
+# `stockReservation/*` events are deliberately not here: Flex records a reservation's effect on
+# stock as stock adjustments as it moves through its states, so `currentStock` and the adjustments
+# already include it (references/stock). Counting the reservation too would take it twice.
 
 LISTING_STATES = ("draft", "pendingApproval", "published", "closed")
 BOOKING_STATES = ("proposed", "pending", "accepted", "declined", "cancelled")
-RESERVATION_STATES = ("pending", "proposed", "accepted", "declined", "cancelled")
 
 # Bounds on operator-controlled JSON so one listing can never blow up a bulk request. The
 # extended-data ones are defaults of `EventLimits` (settings can change them).
@@ -159,14 +165,14 @@ class StockAdjustmentAttributes(_Model):
     quantity: StrictInt = Field(ge=-(2**40), le=2**40)
 
 
-class StockReservationAttributes(_Model):
-    quantity: StrictInt = Field(ge=0, le=2**40)
-    state: Literal["pending", "proposed", "accepted", "declined", "cancelled"] = "pending"
-
-
 @dataclass(frozen=True, slots=True)
 class ChangeEvent:
-    """A valid event, reduced to what search needs. `resource` is None for deletions."""
+    """A valid event, reduced to what search needs. `resource` is None for deletions.
+
+    `listing_id` is "" for a booking event that does not name its listing: intake routes it
+    through `transaction_id` (or the booking's own id) to the listing a transaction names
+    (indexer/booking_links.py), and the stream entry carries the listing id beside it.
+    """
 
     seq: int
     event_type: str
@@ -174,6 +180,7 @@ class ChangeEvent:
     resource_id: str
     resource: dict[str, Any] | None
     event_id: str
+    transaction_id: str | None = None
 
     @property
     def family(self) -> str:
@@ -192,13 +199,24 @@ class ChangeEvent:
                 "rid": self.resource_id,
                 "res": self.resource,
                 "eid": self.event_id,
+                **({"tx": self.transaction_id} if self.transaction_id else {}),
             }
         )
 
     @classmethod
     def from_json(cls, data: bytes | str) -> ChangeEvent:
         d = orjson.loads(data)
-        return cls(d["seq"], d["type"], d["lid"], d["rid"], d["res"], d["eid"])
+        return cls(d["seq"], d["type"], d["lid"], d["rid"], d["res"], d["eid"], d.get("tx"))
+
+
+@dataclass(frozen=True, slots=True)
+class TransactionLink:
+    """A transaction event naming its listing (and its booking, if it has one)."""
+
+    seq: int
+    transaction_id: str
+    listing_id: str
+    booking_id: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,7 +229,7 @@ class Ignored:
     event_type: str
 
 
-Classified: TypeAlias = ChangeEvent | Rejected | Ignored
+Classified: TypeAlias = ChangeEvent | TransactionLink | Rejected | Ignored
 
 
 def _format_errors(prefix: str, exc: ValidationError) -> str:
@@ -283,6 +301,13 @@ def _relationship_id(container: dict[str, Any] | None, name: str) -> str | None:
         return None
 
 
+def _has_relationship(container: dict[str, Any] | None, name: str) -> bool:
+    """Whether `relationships.<name>.data` is there at all (valid or not)."""
+    rels = container.get("relationships") if isinstance(container, dict) else None
+    rel = rels.get(name) if isinstance(rels, dict) else None
+    return isinstance(rel, dict) and rel.get("data") is not None
+
+
 def _current_stock(resource: dict[str, Any]) -> tuple[int | None, str | None]:
     """`currentStock` as `{"quantity": n}` or JSON:API `{"data": {"attributes": {"quantity": n}}}`."""
     rels = resource.get("relationships")
@@ -338,7 +363,6 @@ _COMPONENT_MODELS: dict[str, type[_Model]] = {
     "availabilityException": IntervalAttributes,
     "booking": BookingAttributes,
     "stockAdjustment": StockAdjustmentAttributes,
-    "stockReservation": StockReservationAttributes,
 }
 
 
@@ -361,6 +385,8 @@ def classify(raw: object, limits: EventLimits = DEFAULT_LIMITS) -> Classified:
     except ValidationError as exc:
         return Rejected(_format_errors("", exc))
     a = env.attributes
+    if a.eventType in TRANSACTION_EVENTS:
+        return _transaction_link(a)
     if a.eventType not in SEARCH_EVENTS:
         return Ignored(a.eventType)
     family = a.eventType.split("/", 1)[0]
@@ -381,15 +407,35 @@ def classify(raw: object, limits: EventLimits = DEFAULT_LIMITS) -> Classified:
         if isinstance(built, Rejected):
             return built
         normalised = built
+    transaction_id = None
     if family == "listing":
         listing_id = a.resourceId
     else:
-        # Deletions carry no resource: the listing is named by the previous values.
+        # Deletions carry no resource: the listing is named by the previous values, which have the
+        # resource's shape (references/events "Resource data and previous values").
         found = _relationship_id(resource, "listing") or _relationship_id(a.previousValues, "listing")
+        named = _has_relationship(resource, "listing") or _has_relationship(a.previousValues, "listing")
+        if found is None and family == "booking" and not named:
+            # A booking names its transaction, not its listing; intake routes it through the
+            # transaction (or, for a deletion whose previous values are nulls, its own id).
+            transaction_id = _relationship_id(resource, "transaction") or _relationship_id(
+                a.previousValues, "transaction"
+            )
+            found = ""
         if found is None:
             return Rejected(f"{a.eventType}: relationships.listing.data.id is missing or not a UUID")
         listing_id = found
-    return ChangeEvent(a.sequenceId, a.eventType, listing_id, a.resourceId, normalised, env.id)
+    return ChangeEvent(a.sequenceId, a.eventType, listing_id, a.resourceId, normalised, env.id, transaction_id)
+
+
+def _transaction_link(a: EventAttributes) -> TransactionLink | Ignored:
+    """What a transaction event tells about its booking's listing. A transaction without a listing
+    (none in Flex today) or a deleted one whose previous values are nulls links nothing."""
+    listing_id = _relationship_id(a.resource, "listing") or _relationship_id(a.previousValues, "listing")
+    if listing_id is None:
+        return Ignored(a.eventType)
+    booking_id = _relationship_id(a.resource, "booking") or _relationship_id(a.previousValues, "booking")
+    return TransactionLink(a.sequenceId, a.resourceId, listing_id, booking_id)
 
 
 def _safe_uuid(value: str) -> str | None:

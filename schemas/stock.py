@@ -1,31 +1,32 @@
 """Stock from events (contract §6), order-independent like everything in a document.
 
-[decided] available = base + adjustments newer than the base - quantities held by
-reservations that are pending or accepted, where base is the newest `currentStock` snapshot
-(a listing event carrying it) or 0 when there is none. Stock is undefined (None) for a listing
-that never had a snapshot or an adjustment.
+available = base + adjustments newer than the base, where the base is the newest `currentStock`
+snapshot (read from the Integration API during a re-sync, `include=currentStock`) or 0 for a
+listing whose whole life is in the event stream. Stock is undefined (None) for a listing that
+never had a snapshot or an adjustment.
+
+Reservations are never subtracted: Flex records a reservation's effect on stock as stock
+adjustments (negative when stock is taken, positive when it is given back) as the reservation
+moves through its states, so `currentStock` and the adjustments already include it (Sharetribe
+docs, references/stock). A document may still hold `stockReservation` components written by an
+earlier version; they are ignored.
 """
 
 from __future__ import annotations
 
 from typing import Any, Final
 
-HOLDING_STATES: Final = frozenset({"pending", "accepted"})
 SNAPSHOT: Final = "stockSnapshot"
 
 
 def available_stock(src: dict[str, Any]) -> int | None:
     snapshot = src.get(SNAPSHOT)
-    adjustments = [a for a in (src.get("stockAdjustment") or {}).values() if a.get("data") is not None]
-    if (snapshot is None or snapshot.get("data") is None) and not adjustments:
+    recorded = (src.get("stockAdjustment") or {}).values()
+    # An adjustment that was deleted still means stock was defined (its sum is then 0).
+    if (snapshot is None or snapshot.get("data") is None) and not recorded:
         return None
+    adjustments = [a for a in recorded if a.get("data") is not None]
     base, base_seq = 0, -1
     if snapshot is not None and snapshot.get("data") is not None:
         base, base_seq = int(snapshot["data"]["quantity"]), int(snapshot["seq"])
-    total = base + sum(int(a["data"]["quantity"]) for a in adjustments if a["seq"] > base_seq)
-    held = sum(
-        int(r["data"]["quantity"])
-        for r in (src.get("stockReservation") or {}).values()
-        if r.get("data") is not None and r["data"].get("state") in HOLDING_STATES
-    )
-    return total - held
+    return base + sum(int(a["data"]["quantity"]) for a in adjustments if a["seq"] > base_seq)

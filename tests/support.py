@@ -53,11 +53,16 @@ class Service:
             time.sleep(0.1)
 
     def wait_searchable(self, timeout: float = 60.0) -> dict[str, Any]:
-        """The contract's recipe: pending == 0 and lastSequenceId == newest accepted."""
+        """The contract's recipe: pending == 0, no booking waiting for its transaction, and
+        lastSequenceId == newest accepted."""
         deadline = time.monotonic() + timeout
         while True:
             status = self.status(engine_patience=0)  # the recipe needs only the Redis figures
-            if status["pending"] == 0 and status["lastSequenceId"] == status["acceptedSequenceId"]:
+            if (
+                status["pending"] == 0
+                and status["waitingBookings"] == 0
+                and status["lastSequenceId"] == status["acceptedSequenceId"]
+            ):
                 # Callers read the engine figures of the answer too.
                 return status if status["engine"]["state"] == "ok" else self.status()
             assert time.monotonic() < deadline, f"not searchable after {timeout}s: {status}"

@@ -109,3 +109,53 @@ def test_any_corruption_of_a_valid_event_classifies_without_raising(data: st.Dat
         node = node[key]
     node[path[-1]] = data.draw(json_values)
     assert isinstance(classify(ev), ChangeEvent | Ignored | Rejected)
+
+
+def test_a_booking_names_its_transaction_and_is_routed_not_rejected() -> None:
+    from tests.integration.test_booking_routing import booking, booking_deleted
+
+    bid, tx = new_id(), new_id()
+    created = classify(booking(4, "created", bid, tx, "pending"))
+    assert isinstance(created, ChangeEvent)
+    assert created.listing_id == "" and created.transaction_id == tx and created.resource_id == bid
+    assert ChangeEvent.from_json(created.to_json()) == created
+    # A deletion whose previous values are nulls: routed by the booking's own id.
+    deleted = classify(booking_deleted(5, bid))
+    assert isinstance(deleted, ChangeEvent) and deleted.listing_id == "" and deleted.transaction_id is None
+    # A booking that does name its listing is used directly.
+    lid = new_id()
+    named = booking(6, "updated", bid, tx, "accepted")
+    named["attributes"]["resource"]["relationships"]["listing"] = {"data": {"id": lid, "type": "listing"}}
+    direct = classify(named)
+    assert isinstance(direct, ChangeEvent) and direct.listing_id == lid
+    # A listing relationship that is there but malformed is still an error.
+    named["attributes"]["resource"]["relationships"]["listing"] = {"data": {"id": "x", "type": "listing"}}
+    assert isinstance(classify(named), Rejected)
+
+
+def test_a_transaction_event_links_its_booking_to_its_listing() -> None:
+    from schemas.events import TransactionLink
+    from tests.integration.test_booking_routing import transaction
+
+    tx, lid, bid = new_id(), new_id(), new_id()
+    assert classify(transaction(9, "transitioned", tx, lid, bid)) == TransactionLink(9, tx, lid, bid)
+    bare = transaction(10, "updated", tx, lid, bid)
+    bare["attributes"]["resource"]["relationships"] = {}
+    assert classify(bare) == Ignored("transaction/updated")
+
+
+def test_stock_reservations_are_ignored_and_adjustment_changes_count() -> None:
+    from tests.integration.test_geo_stock import stock_event
+
+    lid = new_id()
+    assert classify(stock_event(1, "stockReservation", lid, 1, state="pending")) == Ignored("stockReservation/created")
+    updated = classify(stock_event(2, "stockAdjustment", lid, 3, event="updated"))
+    assert isinstance(updated, ChangeEvent) and updated.listing_id == lid
+    gone = stock_event(3, "stockAdjustment", lid, 0, event="deleted")
+    gone["attributes"]["previousValues"] = {
+        "attributes": {"quantity": None},
+        "relationships": gone["attributes"]["resource"]["relationships"],
+    }
+    gone["attributes"]["resource"] = None
+    deleted = classify(gone)
+    assert isinstance(deleted, ChangeEvent) and deleted.listing_id == lid and deleted.resource is None
