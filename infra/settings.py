@@ -110,8 +110,10 @@ class Settings(BaseSettings):
     sharetribe_base_url: str = "https://flex-integ-api.sharetribe.com"
     sharetribe_client_id: str | None = None
     sharetribe_client_secret: SecretStr | None = None
-    # Beat polls this often; a full page (100 events) is followed at once by the next one.
-    sync_interval_seconds: float = Field(default=5.0, gt=0)
+    # Beat polls this often when idle; a full page (100 events) is followed at once by the next one.
+    # Sharetribe asks pollers not to poll more often than every 10-30 s when there is nothing new
+    # (docs, how-to/reacting-to-events "Recommended polling interval").
+    sync_interval_seconds: float = Field(default=10.0, gt=0)
     sync_max_pages_per_run: int = Field(default=200, ge=1)
     # Flex keeps events 90 days (7 on dev and test marketplaces). A checkpoint not polled for
     # longer than this (less a day's safety) cannot be continued: a full re-sync takes over.
@@ -123,6 +125,14 @@ class Settings(BaseSettings):
     sync_retry_max_seconds: float = Field(default=30.0, gt=0)
     sync_give_up_seconds: float = Field(default=120.0, gt=0)
     sync_timeout_seconds: float = Field(default=30.0, gt=0)
+    # Client-side token bucket for Integration API requests, per environment (base URL and client
+    # id) and process; 0 turns it off. Dev and Test environments limit queries to 1 request per
+    # second on average, per client IP (docs, concepts/rate-limiting); the Integration SDK's
+    # `devQueryLimiterConfig` (src/utils.js) starts with 100 tokens, adds 1 a second and holds
+    # 200 at most. These defaults stay within that; Live environments are not rate limited today
+    # and the SDK's `prodQueryLimiterConfig` allows 8 a second with 500 in the bucket.
+    sync_rate_limit_per_second: float = Field(default=1.0, ge=0)
+    sync_rate_limit_burst: int = Field(default=100, ge=1)
 
     def sync_configured(self) -> bool:
         secret = self.sharetribe_client_secret.get_secret_value() if self.sharetribe_client_secret else ""

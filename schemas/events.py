@@ -158,7 +158,9 @@ class IntervalAttributes(_Model):
 
 
 class BookingAttributes(IntervalAttributes):
-    state: Literal["proposed", "pending", "accepted", "declined", "cancelled"] = "pending"
+    # Sharetribe's availability reference spells it `canceled`, its stock reference `cancelled`:
+    # both are accepted (neither holds seats: only pending and accepted bookings do).
+    state: Literal["proposed", "pending", "accepted", "declined", "cancelled", "canceled"] = "pending"
 
 
 class StockAdjustmentAttributes(_Model):
@@ -181,6 +183,10 @@ class ChangeEvent:
     resource: dict[str, Any] | None
     event_id: str
     transaction_id: str | None = None
+    # For `stockAdjustment/updated|deleted`: the quantity before the event (previousValues). A
+    # stock total read from Flex already includes an adjustment made before the read, so a later
+    # edit changes the total by the difference, not by the new quantity (schemas/stock.py).
+    prior_quantity: int | None = None
 
     @property
     def family(self) -> str:
@@ -200,13 +206,14 @@ class ChangeEvent:
                 "res": self.resource,
                 "eid": self.event_id,
                 **({"tx": self.transaction_id} if self.transaction_id else {}),
+                **({"pq": self.prior_quantity} if self.prior_quantity is not None else {}),
             }
         )
 
     @classmethod
     def from_json(cls, data: bytes | str) -> ChangeEvent:
         d = orjson.loads(data)
-        return cls(d["seq"], d["type"], d["lid"], d["rid"], d["res"], d["eid"], d.get("tx"))
+        return cls(d["seq"], d["type"], d["lid"], d["rid"], d["res"], d["eid"], d.get("tx"), d.get("pq"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -425,7 +432,17 @@ def classify(raw: object, limits: EventLimits = DEFAULT_LIMITS) -> Classified:
         if found is None:
             return Rejected(f"{a.eventType}: relationships.listing.data.id is missing or not a UUID")
         listing_id = found
-    return ChangeEvent(a.sequenceId, a.eventType, listing_id, a.resourceId, normalised, env.id, transaction_id)
+    prior = _prior_quantity(a.previousValues) if family == "stockAdjustment" and "/created" not in a.eventType else None
+    return ChangeEvent(a.sequenceId, a.eventType, listing_id, a.resourceId, normalised, env.id, transaction_id, prior)
+
+
+def _prior_quantity(previous: dict[str, Any] | None) -> int | None:
+    """`previousValues.attributes.quantity` when it is a sane integer (it may be null)."""
+    attrs = previous.get("attributes") if isinstance(previous, dict) else None
+    qty = attrs.get("quantity") if isinstance(attrs, dict) else None
+    if isinstance(qty, int) and not isinstance(qty, bool) and -MAX_STOCK <= qty <= MAX_STOCK:
+        return qty
+    return None
 
 
 def _transaction_link(a: EventAttributes) -> TransactionLink | Ignored:

@@ -17,7 +17,7 @@ from schemas.availability import PLAN_TYPES, listing_runs
 from schemas.events import ChangeEvent
 from schemas.index_layout import F
 from schemas.search_schema import SchemaSet, extract_values
-from schemas.stock import SNAPSHOT, available_stock
+from schemas.stock import ADJUSTMENTS, SNAPSHOT, available_stock, merge_adjustment
 
 LISTING = "listing"
 
@@ -64,6 +64,13 @@ def merge(src: dict[str, Any] | None, events: Iterable[ChangeEvent]) -> tuple[di
             continue
         bucket = dict(out.get(ev.family) or {})
         current = bucket.get(ev.resource_id)
+        if ev.family == ADJUSTMENTS:
+            merged = merge_adjustment(current, ev)
+            if merged != current:
+                bucket[ev.resource_id] = merged
+                out[ev.family] = bucket
+                changed = True
+            continue
         if current is None or current["seq"] < ev.seq:
             bucket[ev.resource_id] = entry
             out[ev.family] = bucket

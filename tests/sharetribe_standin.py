@@ -1,98 +1,271 @@
-"""A local stand-in for the Sharetribe Integration API, for the sync tests (the only stand-in
-the test suite uses: the engine and Redis are real).
+"""A local stand-in for the Sharetribe Integration API, written from Sharetribe's own references
+(not from our client), for the sync tests: it is the only stand-in the suite uses; the engine and
+Redis are real.
 
-It follows the documented wire format: a client-credentials token from `POST /v1/auth/token`
-(form encoded), bearer auth, JSON:API bodies `{"data", "included", "meta"}`, 100 items per page
-at most, `events/query` by `startAfterSequenceId` or `createdAtStart` in ascending order,
-listings and transactions newest first with `page`/`perPage` and a `paginationLimit` past which
-`createdAtEnd` must narrow the query. A `Marketplace` holds the data; every change through its
-methods records the event Flex would emit, with the resource after the change.
+Sources, named at each emulated behaviour below (paths in the public repositories, which are
+mirrored for this work at /work/.mirror/<owner>+<name>/repo):
 
-Test hooks: `faults` (status codes to answer before serving again, 429 with Retry-After),
-`forget_events_through(seq)` (retention), and a log of the requests served.
+- [events]     sharetribe/flex-docs src/docs/references/events/index.md
+- [stock]      sharetribe/flex-docs src/docs/references/stock/index.md
+- [avail]      sharetribe/flex-docs src/docs/references/availability/index.md
+- [actions]    sharetribe/flex-docs src/docs/references/transaction-process-actions/index.md
+- [listings]   sharetribe/flex-docs src/docs/concepts-listings/listings-overview/index.md
+- [polling]    sharetribe/flex-docs src/docs/howto-events/reacting-to-events/index.md
+- [cli-events] sharetribe/flex-docs src/docs/howto-events/view-events-with-flex-cli/index.md
+- [rates]      sharetribe/flex-docs src/docs/concepts-api-sdk/rate-limiting/index.md
+- [sdk]        sharetribe/flex-integration-sdk-js src/integration_sdk.js (endpoint list, headers),
+               src/interceptors/transit_response.js, src/utils.js (rate limiter configs),
+               src/fake/api.js and src/fake/token_store.js (the SDK's own fake of the API)
+- [api-ref]    https://www.sharetribe.com/api-reference/ ("support both JSON and Transit formats")
+
+Where the references are silent the stand-in takes the strict reading and says so, so a client
+that relies on an undocumented leniency fails here rather than in production.
+
+A `Marketplace` holds the records. Every change goes through one of its methods, which records
+the events Flex would emit for it, in Flex's order (a transition's booking and stock events come
+before the transaction's own event). `StandIn.app()` serves them over HTTP.
+
+Test hooks: `faults` (status codes answered before serving again), `rate_limit` (a token bucket,
+as dev and test environments have), `events_visible_through` (the event log lags behind),
+`hidden_from_queries` (listings a flaky `listings/query` page leaves out; `listings/show` still
+has them), `Marketplace.forget_events_through(seq)` (retention), `after_request`, and a log of
+every request served with its `Accept` header.
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import json
 import random
+import re
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 CLIENT_ID = "standin-client"
 CLIENT_SECRET = "standin-secret"
-MAX_PER_PAGE = 100
+MAX_PER_PAGE = 100  # [polling] "a single query returns up to a 100 events"; [api-ref] perPage 1..100
+# [events] "Sharetribe maintains a history of all marketplace events for 90 days in live
+# marketplaces and for 7 days in dev and test marketplaces."
+RETENTION_DAYS_LIVE = 90
+RETENTION_DAYS_DEV = 7
+# availability_exceptions/query and stock_adjustments/query take a start..end window. The local
+# references give no bound; the stand-in refuses windows over 366 days, so a client that reads a
+# long range must split it rather than count on Flex answering any range at once.
+MAX_WINDOW = timedelta(days=366)
+
+TRANSIT = "application/transit+json;charset=UTF-8"
+
+# [events] "Supported event types" (the whole table).
+_CRUD = ("created", "updated", "deleted")
+_CRUD_TYPES = ("listing", "user", "availabilityException", "message", "booking", "review")
+EVENT_TYPES = frozenset(
+    {
+        *(f"{r}/{s}" for r in (*_CRUD_TYPES, "stockAdjustment", "stockReservation") for s in _CRUD),
+        "transaction/initiated",
+        "transaction/transitioned",
+        "transaction/updated",
+        "transaction/deleted",
+    }
+)
+RESOURCE_TYPES = frozenset(t.split("/")[0] for t in EVENT_TYPES)
+LISTING_STATES = ("draft", "pendingApproval", "published", "closed")
+
+# [events] "Event sources".
+MARKETPLACE_API, INTEGRATION_API, TRANSACTION, CONSOLE, ADMIN = (
+    "source/marketplace-api",
+    "source/integration-api",
+    "source/transaction",
+    "source/console",
+    "source/admin",
+)
+
+# Extended data is diffed key by key in previousValues ([events] "Resource data and previous values").
+EXTENDED_DATA = frozenset({"publicData", "privateData", "protectedData", "metadata"})
+
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+_TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z")
 
 
-def _ts(moment: datetime) -> str:
+# The transitions named in the stand-in's processes (any names would do: the sync never reads them).
+TRANSITIONS = {"accepted": "transition/accept", "declined": "transition/decline", "cancelled": "transition/cancel"}
+# [stock] "Stock reservation states" spells the state `cancelled`; [avail] "Booking states" spells
+# the booking's `canceled`. The stand-in uses `cancelled` for both (the spelling our schemas and the
+# community typings of the Integration SDK use); which one Flex sends for bookings is not settled by
+# the local references.
+STATE_ACTIONS = {"accepted": ("pending", "proposed"), "declined": ("pending", "proposed"), "cancelled": ("accepted",)}
+
+
+class Refused(ValueError):
+    """A transition or command Flex would refuse (a precondition in [actions] does not hold)."""
+
+
+def ts(moment: datetime) -> str:
+    """Flex's timestamp format: UTC, milliseconds, `Z`."""
+    moment = moment.astimezone(UTC)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
-def _parse(ts: str) -> datetime:
-    return datetime.fromisoformat(ts.replace("Z", "+00:00"))
+def parse_ts(value: str) -> datetime:
+    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
-def _ref(kind: str, rid: str | None) -> dict[str, Any]:
+def ref(kind: str, rid: str | None) -> dict[str, Any]:
+    """A to-one relationship in Integration API format: `{"data": {"id", "type"}}` or `{"data": None}`."""
     return {"data": None if rid is None else {"id": rid, "type": kind}}
+
+
+def rel_id(resource: dict[str, Any] | None, name: str) -> str | None:
+    data = ((resource or {}).get("relationships") or {}).get(name, {}).get("data")
+    return data.get("id") if isinstance(data, dict) else None
+
+
+def previous_values(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
+    """[events] "Resource data and previous values": only what changed; whole values, except
+    extended data, which is compared per top-level key (a new key's previous value is null)."""
+    out: dict[str, Any] = {}
+    attrs: dict[str, Any] = {}
+    old, new = before.get("attributes") or {}, after.get("attributes") or {}
+    for key in sorted(old.keys() | new.keys()):
+        if old.get(key) == new.get(key):
+            continue
+        if key in EXTENDED_DATA and isinstance(old.get(key), dict) and isinstance(new.get(key), dict):
+            o, n = old[key], new[key]
+            attrs[key] = {k: copy.deepcopy(o.get(k)) for k in sorted(o.keys() | n.keys()) if o.get(k) != n.get(k)}
+        else:
+            attrs[key] = copy.deepcopy(old.get(key))
+    rels = {
+        k: copy.deepcopy((before.get("relationships") or {}).get(k))
+        for k in sorted((before.get("relationships") or {}).keys() | (after.get("relationships") or {}).keys())
+        if (before.get("relationships") or {}).get(k) != (after.get("relationships") or {}).get(k)
+    }
+    if attrs:
+        out["attributes"] = attrs
+    if rels:
+        out["relationships"] = rels
+    return out
+
+
+def deleted_values(resource: dict[str, Any], nulled: Iterable[str]) -> dict[str, Any]:
+    """previousValues of a `*/deleted` event: the resource's shape before deletion ([events]:
+    "`previousValues` always has the same shape as the `resource`"), where "some of the
+    attributes may be `null`, due to stricter data deletion requirements" ([events])."""
+    out = {"attributes": copy.deepcopy(resource.get("attributes") or {})}
+    for name in nulled:
+        out["attributes"][name] = None
+    if resource.get("relationships"):
+        out["relationships"] = copy.deepcopy(resource["relationships"])
+    return out
 
 
 @dataclass
 class Marketplace:
-    """A marketplace's resources and its event log."""
+    """A marketplace's records and its event log, changed only through the methods below."""
 
     seq: int = 5000
     events: list[dict[str, Any]] = field(default_factory=list)
     listings: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # [listings] "Deleted listings don't get returned by any listing endpoints", but a transaction's
+    # listing still is, "with no other data than the listing id and `deleted: true`".
+    deleted_listings: dict[str, dict[str, Any]] = field(default_factory=dict)
     exceptions: dict[str, dict[str, Any]] = field(default_factory=dict)
+    transactions: dict[str, dict[str, Any]] = field(default_factory=dict)
     bookings: dict[str, dict[str, Any]] = field(default_factory=dict)
     reservations: dict[str, dict[str, Any]] = field(default_factory=dict)
-    transactions: dict[str, dict[str, Any]] = field(default_factory=dict)
-    stock: dict[str, int] = field(default_factory=dict)
+    adjustments: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Listings whose stock has been set up (a first adjustment): their `currentStock` is a stock
+    # resource from then on, otherwise null.
+    stocked: set[str] = field(default_factory=set)
     forgotten_through: int = 0
     lock: threading.RLock = field(default_factory=threading.RLock)
     marketplace_id: str = field(default_factory=lambda: str(uuid.uuid4()))
-    # Distinct, increasing createdAt values, so paging newest-first is deterministic.
+    # Distinct, increasing createdAt values, so ordering newest-first is deterministic.
     _clock: datetime = field(default_factory=lambda: datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1))
 
-    def _now(self) -> str:
+    def now(self) -> str:
         self._clock = max(self._clock + timedelta(milliseconds=1), datetime.now(UTC) - timedelta(hours=1))
-        return _ts(self._clock)
+        return ts(self._clock)
 
-    # ---- changes ---------------------------------------------------------------------------
+    # ---- the event log -------------------------------------------------------------------------
 
-    def _emit(self, event_type: str, rid: str, resource: dict[str, Any] | None, listing_id: str | None) -> None:
+    def _emit(
+        self,
+        event_type: str,
+        rid: str,
+        resource: dict[str, Any] | None,
+        previous: dict[str, Any],
+        source: str,
+    ) -> dict[str, Any]:
+        """One event in Integration API format ([events] "Event data formats"): the event is a
+        resource, `resource` the resource after the change (null for `*/deleted`)."""
+        assert event_type in EVENT_TYPES, event_type
         self.seq += 1
-        previous = {"relationships": {"listing": _ref("listing", listing_id)}} if listing_id else {}
-        self.events.append(
-            {
-                "id": str(uuid.uuid4()),
-                "type": "event",
-                "attributes": {
-                    "sequenceId": self.seq,
-                    "eventType": event_type,
-                    "createdAt": _ts(datetime.now(UTC)),
-                    "resourceId": rid,
-                    "resourceType": event_type.split("/")[0],
-                    "resource": copy.deepcopy(resource),
-                    "previousValues": previous,
-                    "marketplaceId": self.marketplace_id,
-                    "source": "source/marketplace-api",
-                },
-            }
-        )
+        event = {
+            "id": str(uuid.uuid4()),
+            "type": "event",
+            "attributes": {
+                "sequenceId": self.seq,
+                "eventType": event_type,
+                "createdAt": ts(datetime.now(UTC)),
+                "marketplaceId": self.marketplace_id,
+                "source": source,
+                "resourceId": rid,
+                "resourceType": event_type.split("/")[0],
+                "resource": copy.deepcopy(resource),
+                "previousValues": copy.deepcopy(previous),
+                "auditData": {"userId": None, "adminId": None, "requestId": None, "clientId": None},
+            },
+        }
+        self.events.append(event)
+        return event
+
+    def forget_events_through(self, seq: int) -> None:
+        """Retention: events up to `seq` are gone from `events/query` (Flex keeps them
+        RETENTION_DAYS_LIVE days, RETENTION_DAYS_DEV on dev and test marketplaces)."""
+        with self.lock:
+            self.forgotten_through = max(self.forgotten_through, seq)
+
+    # ---- what an event carries -----------------------------------------------------------------
+
+    def listing_event_resource(self, lid: str) -> dict[str, Any]:
+        """[events]: the resource "after the event", with its one-to-one relationships as ids
+        (author, marketplace, currentStock) and, as the one exception, the listing's `images`.
+        `currentStock` is a reference only: no quantity rides on a listing event; a total comes
+        only from `listings/show|query` with `include=currentStock`."""
+        resource = copy.deepcopy(self.listings[lid])
+        resource["relationships"]["currentStock"] = ref("stock", self.stock_id(lid) if lid in self.stocked else None)
+        return resource
+
+    @staticmethod
+    def stock_id(lid: str) -> str:
+        return str(uuid.uuid5(uuid.NAMESPACE_URL, f"stock:{lid}"))
+
+    def stock_total(self, lid: str) -> int | None:
+        """[stock]: the available stock is what the stock adjustments add up to, reservations
+        included (they are recorded as adjustments); null until stock is set up."""
+        if lid not in self.stocked:
+            return None
+        return sum(int(a["attributes"]["quantity"]) for a in self.adjustments.values() if rel_id(a, "listing") == lid)
+
+    def transaction_of(self, resource: dict[str, Any]) -> dict[str, Any]:
+        return self.transactions[rel_id(resource, "transaction") or ""]
+
+    # ---- listings ------------------------------------------------------------------------------
 
     def create_listing(self, **attrs: Any) -> str:
         with self.lock:
             lid = str(uuid.uuid4())
+            author = attrs.pop("author_id", None) or str(uuid.uuid5(uuid.NAMESPACE_URL, f"author:{lid}"))
             self.listings[lid] = {
                 "id": lid,
                 "type": "listing",
@@ -103,27 +276,38 @@ class Marketplace:
                     "price": attrs.get("price", {"amount": 10_000, "currency": "USD"}),
                     "publicData": attrs.get("publicData", {}),
                     "metadata": attrs.get("metadata", {}),
-                    "privateData": {"secret": "never-indexed"},
+                    "privateData": attrs.get("privateData", {"secret": "never-indexed"}),
                     "state": attrs.get("state", "published"),
                     "deleted": False,
-                    "createdAt": self._now(),
+                    "createdAt": self.now(),
                     "availabilityPlan": attrs.get("availabilityPlan"),
                 },
-                "relationships": {"author": _ref("user", str(uuid.uuid5(uuid.NAMESPACE_URL, lid)))},
+                "relationships": {
+                    "author": ref("user", author),
+                    "marketplace": ref("marketplace", self.marketplace_id),
+                    "images": {"data": []},
+                },
             }
-            self._emit("listing/created", lid, self.listings[lid], None)
+            self._emit("listing/created", lid, self.listing_event_resource(lid), {}, MARKETPLACE_API)
             return lid
 
     def update_listing(self, lid: str, **attrs: Any) -> None:
         with self.lock:
-            self.listings[lid]["attributes"].update(attrs)
-            self._emit("listing/updated", lid, self.listings[lid], None)
+            before = self.listing_event_resource(lid)
+            self.listings[lid]["attributes"].update(copy.deepcopy(attrs))
+            after = self.listing_event_resource(lid)
+            self._emit("listing/updated", lid, after, previous_values(before, after), MARKETPLACE_API)
 
     def delete_listing(self, lid: str) -> None:
+        """[listings] "Listings in Sharetribe can only be deleted by the operator in Sharetribe
+        Console": source console. Its transactions, bookings and stock records stay."""
         with self.lock:
-            del self.listings[lid]
-            self.stock.pop(lid, None)
-            self._emit("listing/deleted", lid, None, None)
+            before = self.listing_event_resource(lid)
+            self.deleted_listings[lid] = self.listings.pop(lid)
+            previous = deleted_values(before, ("title", "description", "geolocation", "publicData", "privateData"))
+            self._emit("listing/deleted", lid, None, previous, CONSOLE)
+
+    # ---- availability exceptions ---------------------------------------------------------------
 
     def add_exception(self, lid: str, start: str, end: str, seats: int) -> str:
         with self.lock:
@@ -131,88 +315,305 @@ class Marketplace:
             self.exceptions[eid] = {
                 "id": eid,
                 "type": "availabilityException",
-                "attributes": {"start": start, "end": end, "seats": seats},
-                "relationships": {"listing": _ref("listing", lid)},
+                "attributes": {"seats": seats, "start": start, "end": end},
+                "relationships": {"listing": ref("listing", lid)},
             }
-            self._emit("availabilityException/created", eid, self.exceptions[eid], lid)
+            self._emit("availabilityException/created", eid, self.exceptions[eid], {}, MARKETPLACE_API)
             return eid
+
+    def update_exception(self, eid: str, seats: int) -> None:
+        with self.lock:
+            before = copy.deepcopy(self.exceptions[eid])
+            self.exceptions[eid]["attributes"]["seats"] = seats
+            after = self.exceptions[eid]
+            self._emit("availabilityException/updated", eid, after, previous_values(before, after), MARKETPLACE_API)
 
     def delete_exception(self, eid: str) -> None:
         with self.lock:
-            lid = self.exceptions.pop(eid)["relationships"]["listing"]["data"]["id"]
-            self._emit("availabilityException/deleted", eid, None, lid)
+            before = self.exceptions.pop(eid)
+            self._emit("availabilityException/deleted", eid, None, deleted_values(before, ()), MARKETPLACE_API)
 
-    def _transaction(self, lid: str, rel: str, kind: str, rid: str) -> None:
+    # ---- stock ---------------------------------------------------------------------------------
+
+    def _adjustment(self, lid: str, quantity: int, source: str, reservation: str | None = None) -> str:
+        """A stock adjustment; its one-to-one relationships are the listing and, for one a
+        reservation caused, the reservation ([stock], [actions] "Stock reservations")."""
+        aid = str(uuid.uuid4())
+        self.stocked.add(lid)
+        self.adjustments[aid] = {
+            "id": aid,
+            "type": "stockAdjustment",
+            "attributes": {"quantity": quantity, "at": self.now()},
+            "relationships": {"listing": ref("listing", lid), "stockReservation": ref("stockReservation", reservation)},
+        }
+        self._emit("stockAdjustment/created", aid, self.adjustments[aid], {}, source)
+        return aid
+
+    def adjust_stock(self, lid: str, quantity: int) -> str:
+        """A provider's or an integration's adjustment ([stock]: "providers add stock by recording
+        a positive stock adjustment")."""
+        with self.lock:
+            return self._adjustment(lid, quantity, INTEGRATION_API)
+
+    def set_total_stock(self, lid: str, total: int) -> str | None:
+        """`stock/compare_and_set` ([stock]): an adjustment of the difference, if there is one."""
+        with self.lock:
+            diff = total - (self.stock_total(lid) or 0)
+            if diff == 0 and lid in self.stocked:
+                return None
+            return self._adjustment(lid, diff, INTEGRATION_API)
+
+    def update_adjustment(self, aid: str, quantity: int) -> None:
+        """`stockAdjustment/updated`: no API offers it ([stock]: "Stock adjustments are
+        immutable"), but the event type exists ([events]) for an action of the Sharetribe team,
+        whose events have source `source/admin` ([events] "Supported event types")."""
+        with self.lock:
+            before = copy.deepcopy(self.adjustments[aid])
+            self.adjustments[aid]["attributes"]["quantity"] = quantity
+            after = self.adjustments[aid]
+            self._emit("stockAdjustment/updated", aid, after, previous_values(before, after), ADMIN)
+
+    def delete_adjustment(self, aid: str) -> None:
+        """`stockAdjustment/deleted`, an admin action as above; the previous values keep the
+        quantity but lose the timestamp (some attributes of deleted resources may be null)."""
+        with self.lock:
+            before = self.adjustments.pop(aid)
+            self._emit("stockAdjustment/deleted", aid, None, deleted_values(before, ("at",)), ADMIN)
+
+    # ---- transactions: bookings ----------------------------------------------------------------
+
+    def _new_transaction(self, lid: str, process: str) -> dict[str, Any]:
         tid = str(uuid.uuid4())
-        self.transactions[tid] = {
+        listing = self.listings[lid]
+        now = self.now()
+        tx = {
             "id": tid,
             "type": "transaction",
-            "attributes": {"createdAt": self._now(), "lastTransition": "transition/request"},
-            "relationships": {"listing": _ref("listing", lid), rel: _ref(kind, rid)},
+            "attributes": {
+                "createdAt": now,
+                "processName": process,
+                "processVersion": 1,
+                "lastTransition": None,
+                "lastTransitionedAt": None,
+                "lineItems": [],
+                "payinTotal": None,
+                "payoutTotal": None,
+                "protectedData": {},
+                "metadata": {},
+                "transitions": [],
+            },
+            # The transaction's one-to-one relationships (listing, booking, stockReservation,
+            # customer, provider, marketplace) are what its events carry as ids ([events]).
+            "relationships": {
+                "marketplace": ref("marketplace", self.marketplace_id),
+                "listing": ref("listing", lid),
+                "provider": copy.deepcopy(listing["relationships"]["author"]),
+                "customer": ref("user", str(uuid.uuid5(uuid.NAMESPACE_URL, f"customer:{tid}"))),
+                "booking": ref("booking", None),
+                "stockReservation": ref("stockReservation", None),
+            },
         }
+        self.transactions[tid] = tx
+        return tx
 
-    def book(self, lid: str, start: str, end: str, seats: int = 1, state: str = "accepted") -> str:
+    def _transitioned(self, tx: dict[str, Any], transition: str, before: dict[str, Any] | None) -> None:
+        """The transaction's own event comes last: [events] "Transaction process actions and
+        booking, stock reservation and review events": the booking and stock events of a
+        transition are emitted as each action takes effect, "and finally a
+        `:transaction/initiated` or a `:transaction/transitioned` event for the transaction
+        itself", whose previous values are the data before the transition."""
+        now = self.now()
+        attrs = tx["attributes"]
+        attrs["lastTransition"] = transition
+        attrs["lastTransitionedAt"] = now
+        attrs["transitions"] = [*attrs["transitions"], {"transition": transition, "createdAt": now, "by": "customer"}]
+        if before is None:
+            self._emit("transaction/initiated", tx["id"], tx, {}, TRANSACTION)
+        else:
+            self._emit("transaction/transitioned", tx["id"], tx, previous_values(before, tx), TRANSACTION)
+
+    def _booking_updated(self, bid: str, **attrs: Any) -> None:
+        before = copy.deepcopy(self.bookings[bid])
+        self.bookings[bid]["attributes"].update(attrs)
+        after = self.bookings[bid]
+        self._emit("booking/updated", bid, after, previous_values(before, after), TRANSACTION)
+
+    def initiate_booking(
+        self, lid: str, start: str, end: str, seats: int = 1, *, proposed: bool = False, accept: bool = False
+    ) -> tuple[str, str]:
+        """A booking transaction's first transition: `:action/create-pending-booking` (or
+        `-proposed-`), optionally followed by `:action/accept-booking` in the same transition,
+        the very example of [events]: booking/created, booking/updated, transaction/initiated.
+        "New bookings are always created in either `pending` or `proposed` state" ([avail])."""
         with self.lock:
+            tx = self._new_transaction(lid, "default-booking")
             bid = str(uuid.uuid4())
+            # Booking attributes ([avail] "Booking display times"; [actions] create-*-booking);
+            # its one-to-one relationship is its transaction, not the listing.
             self.bookings[bid] = {
                 "id": bid,
                 "type": "booking",
-                "attributes": {"start": start, "end": end, "seats": seats, "state": state},
-                "relationships": {"listing": _ref("listing", lid)},
+                "attributes": {
+                    "seats": seats,
+                    "start": start,
+                    "end": end,
+                    "displayStart": start,
+                    "displayEnd": end,
+                    "state": "proposed" if proposed else "pending",
+                },
+                "relationships": {"transaction": ref("transaction", tx["id"])},
             }
-            self._transaction(lid, "booking", "booking", bid)
-            self._emit("booking/created", bid, self.bookings[bid], lid)
-            return bid
+            tx["relationships"]["booking"] = ref("booking", bid)
+            self._emit("booking/created", bid, self.bookings[bid], {}, TRANSACTION)
+            if accept:
+                self._booking_updated(bid, state="accepted")
+            self._transitioned(tx, "transition/request", None)
+            return tx["id"], bid
+
+    def book(self, lid: str, start: str, end: str, seats: int = 1, state: str = "accepted") -> str:
+        """A booking in `state` (pending, proposed or accepted), through the transitions that
+        lead there; returns the booking id."""
+        if state not in ("pending", "proposed", "accepted"):
+            raise Refused(f"a booking starts pending or proposed, and may be accepted at once, not {state}")
+        _, bid = self.initiate_booking(lid, start, end, seats, proposed=state == "proposed", accept=state == "accepted")
+        return bid
 
     def set_booking_state(self, bid: str, state: str) -> None:
+        """One transition with one booking action ([actions] "Bookings"): accept (from pending
+        or proposed), decline (from pending or proposed), cancel (from accepted). The booking's
+        event comes before the transaction's."""
         with self.lock:
             booking = self.bookings[bid]
-            booking["attributes"]["state"] = state
-            self._emit("booking/updated", bid, booking, booking["relationships"]["listing"]["data"]["id"])
+            current = booking["attributes"]["state"]
+            if current not in STATE_ACTIONS.get(state, ()):
+                raise Refused(f"booking {bid}: {current} -> {state} is no booking action")
+            tx = self.transaction_of(booking)
+            before = copy.deepcopy(tx)
+            self._booking_updated(bid, state=state)
+            self._transitioned(tx, TRANSITIONS[state], before)
 
-    def adjust_stock(self, lid: str, quantity: int) -> None:
+    def reschedule_booking(self, bid: str, start: str, end: str, seats: int | None = None) -> None:
+        """`:action/update-booking` in a transition: the booking keeps its state ([actions])."""
         with self.lock:
-            self.stock[lid] = self.stock.get(lid, 0) + quantity
-            aid = str(uuid.uuid4())
-            resource = {
-                "id": aid,
-                "type": "stockAdjustment",
-                "attributes": {"quantity": quantity, "at": self._now()},
-                "relationships": {"listing": _ref("listing", lid)},
-            }
-            self._emit("stockAdjustment/created", aid, resource, lid)
+            booking = self.bookings[bid]
+            if booking["attributes"]["state"] not in ("proposed", "pending", "accepted"):
+                raise Refused(f"booking {bid} is {booking['attributes']['state']}: it cannot be updated")
+            tx = self.transaction_of(booking)
+            before = copy.deepcopy(tx)
+            changes: dict[str, Any] = {"start": start, "end": end}
+            if seats is not None:
+                changes["seats"] = seats
+            self._booking_updated(bid, **changes)
+            self._transitioned(tx, "transition/update-booking", before)
 
-    def reserve(self, lid: str, quantity: int, state: str = "pending") -> str:
+    def delete_transaction(self, tid: str) -> None:
+        """A transaction deleted (e.g. with a user account, by Sharetribe): its booking and
+        reservation go with it. The booking's previous values keep the shape with every attribute
+        null ("stricter data deletion requirements", [events]); only its relationship remains."""
         with self.lock:
+            tx = self.transactions.pop(tid)
+            bid = rel_id(tx, "booking")
+            if bid is not None:
+                booking = self.bookings.pop(bid)
+                nulls = tuple(booking["attributes"])
+                self._emit("booking/deleted", bid, None, deleted_values(booking, nulls), ADMIN)
+            rid = rel_id(tx, "stockReservation")
+            if rid is not None:
+                reservation = self.reservations.pop(rid)
+                self._emit("stockReservation/deleted", rid, None, deleted_values(reservation, ()), ADMIN)
+            self._emit("transaction/deleted", tid, None, deleted_values(tx, ("protectedData", "metadata")), ADMIN)
+
+    # ---- transactions: stock reservations ------------------------------------------------------
+
+    def _reservation_updated(self, rid: str, state: str) -> None:
+        before = copy.deepcopy(self.reservations[rid])
+        self.reservations[rid]["attributes"]["state"] = state
+        after = self.reservations[rid]
+        self._emit("stockReservation/updated", rid, after, previous_values(before, after), TRANSACTION)
+
+    def initiate_purchase(
+        self, lid: str, quantity: int, *, proposed: bool = False, accept: bool = False
+    ) -> tuple[str, str]:
+        """`:action/create-pending-stock-reservation` (or `-proposed-`), optionally accepted in
+        the same transition ([actions] "Stock reservations"):
+
+        - "The listing must have sufficient stock available" (precondition of both);
+        - a pending reservation "decreases the listing's stock - a stock adjustment is created
+          having the given `stockReservationQuantity` (with a negative sign)"; a proposed one
+          does not, until it is accepted.
+        """
+        with self.lock:
+            available = self.stock_total(lid) or 0
+            if quantity <= 0 or available < quantity:
+                raise Refused(f"listing {lid} has {available} in stock, not {quantity}")
+            tx = self._new_transaction(lid, "default-purchase")
             rid = str(uuid.uuid4())
             self.reservations[rid] = {
                 "id": rid,
                 "type": "stockReservation",
-                "attributes": {"quantity": quantity, "state": state},
-                "relationships": {"listing": _ref("listing", lid)},
+                "attributes": {"quantity": quantity, "state": "proposed" if proposed else "pending"},
+                "relationships": {"listing": ref("listing", lid), "transaction": ref("transaction", tx["id"])},
             }
-            self._transaction(lid, "stockReservation", "stockReservation", rid)
-            self._emit("stockReservation/created", rid, self.reservations[rid], lid)
-            return rid
+            tx["relationships"]["stockReservation"] = ref("stockReservation", rid)
+            self._emit("stockReservation/created", rid, self.reservations[rid], {}, TRANSACTION)
+            if not proposed:
+                self._adjustment(lid, -quantity, TRANSACTION, rid)
+            if accept:
+                self._accept_reservation(rid)
+            self._transitioned(tx, "transition/request-payment", None)
+            return tx["id"], rid
+
+    def reserve(self, lid: str, quantity: int, state: str = "pending") -> str:
+        """A reservation in `state` (pending, proposed or accepted); returns its id."""
+        if state not in ("pending", "proposed", "accepted"):
+            raise Refused(f"a stock reservation starts pending or proposed, not {state}")
+        return self.initiate_purchase(lid, quantity, proposed=state == "proposed", accept=state == "accepted")[1]
+
+    def _accept_reservation(self, rid: str) -> None:
+        reservation = self.reservations[rid]
+        lid, qty = rel_id(reservation, "listing") or "", reservation["attributes"]["quantity"]
+        was = reservation["attributes"]["state"]
+        if was == "proposed" and (self.stock_total(lid) or 0) < qty:
+            raise Refused(f"listing {lid} has not enough stock to accept reservation {rid}")
+        self._reservation_updated(rid, "accepted")
+        # [stock]: "a new stock adjustment is not recorded when the change of states does not
+        # require one, as is the case for change from `pending` to `accepted` state"; from
+        # proposed, the stock is taken now ([actions] accept-stock-reservation).
+        if was == "proposed":
+            self._adjustment(lid, -qty, TRANSACTION, rid)
 
     def set_reservation_state(self, rid: str, state: str) -> None:
-        with self.lock:
-            res = self.reservations[rid]
-            res["attributes"]["state"] = state
-            self._emit("stockReservation/updated", rid, res, res["relationships"]["listing"]["data"]["id"])
+        """One transition with one stock reservation action ([actions] "Stock reservations"):
 
-    def forget_events_through(self, seq: int) -> None:
-        """Retention: events up to `seq` are gone from `events/query`."""
+        - accept (pending or proposed): an adjustment of -quantity only from proposed;
+        - decline (pending or proposed): from pending, a +quantity adjustment "reversing the
+          adjustment that resulted from the stock reservation being created";
+        - cancel (accepted): a +quantity adjustment, reversing the one that took the stock.
+        """
         with self.lock:
-            self.forgotten_through = max(self.forgotten_through, seq)
+            reservation = self.reservations[rid]
+            current = reservation["attributes"]["state"]
+            if current not in STATE_ACTIONS.get(state, ()):
+                raise Refused(f"stock reservation {rid}: {current} -> {state} is no stock reservation action")
+            tx = self.transaction_of(reservation)
+            before = copy.deepcopy(tx)
+            lid, qty = rel_id(reservation, "listing") or "", reservation["attributes"]["quantity"]
+            if state == "accepted":
+                self._accept_reservation(rid)
+            else:
+                self._reservation_updated(rid, state)
+                if current in ("pending", "accepted"):
+                    self._adjustment(lid, qty, TRANSACTION, rid)
+            self._transitioned(tx, TRANSITIONS[state], before)
 
-    # ---- random activity, for the tests ----------------------------------------------------
+    # ---- random activity, for the tests --------------------------------------------------------
 
     def random_changes(self, rng: random.Random, n: int, *, today: datetime | None = None) -> None:
+        """`n` changes of every kind the sync cares about, each a valid Flex action."""
         base = (today or datetime.now(UTC)).replace(hour=0, minute=0, second=0, microsecond=0)
 
         def day(offset: int) -> str:
-            return _ts(base + timedelta(days=offset))
+            return ts(base + timedelta(days=offset))
 
         plan = {
             "type": "availability-plan/day",
@@ -222,214 +623,647 @@ class Marketplace:
             with self.lock:
                 live = sorted(self.listings)
                 roll = rng.random()
-                if not live or roll < 0.15:
-                    self.create_listing(
+                if not live or roll < 0.12:
+                    lid = self.create_listing(
                         title=f"listing {self.seq}",
                         price={"amount": rng.randrange(1000, 50_000), "currency": "USD"},
                         state=rng.choice(["published", "published", "published", "draft", "closed"]),
                         availabilityPlan=plan if rng.random() < 0.7 else None,
                         publicData={"listingType": rng.choice(["daily", "nightly", "product"])},
                     )
+                    if rng.random() < 0.4:
+                        self.adjust_stock(lid, rng.randrange(0, 10))
                     continue
                 lid = rng.choice(live)
-                if roll < 0.35:
+                bookings = sorted(self.bookings)
+                reservations = sorted(self.reservations)
+                if roll < 0.32:
                     self.update_listing(
                         lid,
                         title=f"t{self.seq}",
                         price={"amount": rng.randrange(1000, 50_000), "currency": "USD"},
                         state=rng.choice(["published", "published", "closed", "pendingApproval"]),
                     )
-                elif roll < 0.40:
+                elif roll < 0.35:
                     self.delete_listing(lid)
-                elif roll < 0.55:
-                    start = rng.randrange(0, 60)
+                elif roll < 0.45:
+                    start = rng.randrange(0, 30)
                     self.add_exception(lid, day(start), day(start + rng.randrange(1, 5)), rng.randrange(0, 3))
-                elif roll < 0.62 and self.exceptions:
+                elif roll < 0.49 and self.exceptions:
                     self.delete_exception(rng.choice(sorted(self.exceptions)))
-                elif roll < 0.75:
-                    start = rng.randrange(0, 60)
-                    self.book(lid, day(start), day(start + rng.randrange(1, 4)), 1, rng.choice(["pending", "accepted"]))
-                elif roll < 0.80 and self.bookings:
-                    self.set_booking_state(rng.choice(sorted(self.bookings)), rng.choice(["declined", "cancelled"]))
-                elif roll < 0.90:
+                elif roll < 0.61:
+                    start = rng.randrange(0, 30)
+                    end = day(start + rng.randrange(1, 4))
+                    state = rng.choice(["pending", "accepted", "proposed"])
+                    self.book(lid, day(start), end, rng.choice([1, 1, 2]), state)
+                elif roll < 0.70 and bookings:
+                    bid = rng.choice(bookings)
+                    state = self.bookings[bid]["attributes"]["state"]
+                    moves = [s for s, sources in STATE_ACTIONS.items() if state in sources]
+                    if moves:
+                        self.set_booking_state(bid, rng.choice(moves))
+                elif roll < 0.78:
                     self.adjust_stock(lid, rng.randrange(-3, 10))
-                elif roll < 0.95:
-                    self.reserve(lid, rng.randrange(1, 3), rng.choice(["pending", "accepted"]))
-                elif self.reservations:
-                    self.set_reservation_state(rng.choice(sorted(self.reservations)), "cancelled")
+                elif roll < 0.86:
+                    available = self.stock_total(lid) or 0
+                    if available >= 1:
+                        state = rng.choice(["pending", "accepted", "proposed"])
+                        self.reserve(lid, rng.randrange(1, min(available, 3) + 1), state)
+                elif roll < 0.94 and reservations:
+                    rid = rng.choice(reservations)
+                    state = self.reservations[rid]["attributes"]["state"]
+                    moves = [s for s, sources in STATE_ACTIONS.items() if state in sources]
+                    # A proposed reservation the stock no longer covers cannot be accepted.
+                    with contextlib.suppress(Refused):
+                        if moves:
+                            self.set_reservation_state(rid, rng.choice(moves))
+                elif roll < 0.97 and self.adjustments:
+                    aid = rng.choice(sorted(self.adjustments))
+                    if rng.random() < 0.5:
+                        quantity = self.adjustments[aid]["attributes"]["quantity"]
+                        self.update_adjustment(aid, quantity + rng.randrange(1, 4))
+                    else:
+                        self.delete_adjustment(aid)
+                elif bookings:
+                    bid = rng.choice(bookings)
+                    if self.bookings[bid]["attributes"]["state"] in ("proposed", "pending", "accepted"):
+                        start = rng.randrange(0, 30)
+                        self.reschedule_booking(bid, day(start), day(start + rng.randrange(1, 3)))
+
+
+# ---- HTTP --------------------------------------------------------------------------------------
+
+
+@dataclass
+class RateLimit:
+    """A token bucket, as the Integration SDK models Flex's limits ([sdk] src/utils.js:
+    `devQueryLimiterConfig` = 100 initial, 200 at most, 1 a second). [rates]: "Queries are rate
+    limited at 1 request per second (60 requests per minute) on average" in dev and test
+    environments; "Live environments are currently not rate limited" (so the default is none)."""
+
+    initial: float
+    maximum: float
+    per_second: float
+    _tokens: float = -1.0
+    _at: float = 0.0
+
+    def take(self) -> bool:
+        now = time.monotonic()
+        if self._tokens < 0:
+            self._tokens, self._at = self.initial, now
+        self._tokens = min(self.maximum, self._tokens + (now - self._at) * self.per_second)
+        self._at = now
+        if self._tokens < 1:
+            return False
+        self._tokens -= 1
+        return True
+
+
+DEV_QUERY_LIMIT = (100, 200, 1.0)
+
+
+@dataclass(frozen=True)
+class Logged:
+    path: str
+    params: dict[str, str]
+    accept: str | None
+    at: float
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, code: str, title: str, details: str | None = None) -> None:
+        super().__init__(title)
+        self.status, self.code, self.title, self.details = status, code, title, details
+
+
+# The query parameters each endpoint takes ([sdk] endpoint list; the SDK's types for the
+# Integration API; [polling] for events). The references do not say what Flex does with others:
+# the stand-in refuses them (400) so that a misspelt filter is not silently ignored.
+_COMMON = {"include", "page", "perPage"}
+PARAMS: dict[str, set[str]] = {
+    "events/query": {
+        "startAfterSequenceId",
+        "createdAtStart",
+        "resourceId",
+        "relatedResourceId",
+        "eventTypes",
+        "perPage",
+    },
+    "listings/query": {"ids", "authorId", "states", "createdAtStart", "createdAtEnd", *_COMMON},
+    "listings/show": {"id", "include"},
+    "availability_exceptions/query": {"listingId", "start", "end", *_COMMON},
+    "transactions/query": {
+        "createdAtStart",
+        "createdAtEnd",
+        "userId",
+        "customerId",
+        "providerId",
+        "listingId",
+        *_COMMON,
+    },
+    "transactions/show": {"id", "include"},
+    "stock_adjustments/query": {"listingId", "start", "end", *_COMMON},
+    "stock_reservations/show": {"id", "include"},
+    "marketplace/show": set(),
+}
 
 
 @dataclass
 class StandIn:
     market: Marketplace
     token_ttl_s: float = 3600.0
+    # [api-ref] "Pagination": a query's pages end at `meta.paginationLimit`; asking for a page past
+    # it is a 400. Tests set it low to make the scan narrow its window with createdAtEnd.
     pagination_limit: int = 1000
     faults: list[int] = field(default_factory=list)
-    retry_after: str = "0.05"
-    log: list[tuple[str, dict[str, str]]] = field(default_factory=list)
+    retry_after: str | None = "0.05"
+    rate_limit: RateLimit | None = None
+    max_concurrent: int | None = None  # [rates]: Integration API concurrency limits (dev/test)
+    events_visible_through: int | None = None
+    hidden_from_queries: set[str] = field(default_factory=set)
+    log: list[Logged] = field(default_factory=list)
+    throttled: int = 0
     # Called after a query is answered: lets a test change the marketplace mid-scan.
     after_request: Callable[[str, dict[str, str]], None] | None = None
     tokens: dict[str, float] = field(default_factory=dict)
+    refresh_tokens: set[str] = field(default_factory=set)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _in_flight: int = 0
 
     def requests_to(self, path: str) -> list[dict[str, str]]:
         with self._lock:
-            return [params for p, params in self.log if p == path]
+            return [entry.params for entry in self.log if entry.path == path]
+
+    def logged(self, path: str | None = None) -> list[Logged]:
+        with self._lock:
+            return [entry for entry in self.log if path is None or entry.path == path]
+
+    def matching_events(self, params: dict[str, str]) -> list[dict[str, Any]]:
+        """Every event (retention aside) an events/query with these filters can ever return."""
+        with self.market.lock:
+            wanted = _event_types(params.get("eventTypes"))
+            return [e for e in self.market.events if _type_matches(e["attributes"]["eventType"], wanted)]
+
+    # ---- the app ---------------------------------------------------------------------------------
 
     def app(self) -> FastAPI:
         app = FastAPI()
 
         @app.post("/v1/auth/token")
-        async def token(request: Request) -> JSONResponse:
+        async def token(request: Request) -> Response:
+            """The Authentication API: a client-credentials grant with scope `integ` ([sdk]
+            fetch_auth_token_from_api.js), or a refresh-token grant (retry_with_refresh_token.js).
+            It answers JSON (the SDK's `auth` API asks for `application/json`)."""
             form = {k: v[0] for k, v in parse_qs((await request.body()).decode()).items()}
-            if form.get("grant_type") != "client_credentials" or form.get("scope") != "integ":
-                return _error(400, "invalid_request", "grant_type must be client_credentials, scope integ")
-            if form.get("client_id") != CLIENT_ID or form.get("client_secret") != CLIENT_SECRET:
-                return _error(401, "invalid_client", "unknown client")
-            value = uuid.uuid4().hex
+            grant = form.get("grant_type")
+            if grant == "refresh_token":
+                if form.get("client_id") != CLIENT_ID or form.get("refresh_token") not in self.refresh_tokens:
+                    return JSONResponse({"error": "invalid_grant"}, 401)
+            elif grant != "client_credentials" or form.get("scope") != "integ":
+                return JSONResponse({"error": "invalid_request"}, 400)
+            elif form.get("client_id") != CLIENT_ID or form.get("client_secret") != CLIENT_SECRET:
+                return JSONResponse({"error": "invalid_client"}, 401)
+            value, refresh = uuid.uuid4().hex, uuid.uuid4().hex
             with self._lock:
                 self.tokens[value] = time.monotonic() + self.token_ttl_s
+                self.refresh_tokens.add(refresh)
+            # [sdk] src/fake/token_store.js: access_token, refresh_token, token_type, expires_in.
             return JSONResponse(
-                {"access_token": value, "token_type": "bearer", "expires_in": int(self.token_ttl_s), "scope": "integ"}
+                {
+                    "access_token": value,
+                    "refresh_token": refresh,
+                    "token_type": "bearer",
+                    "expires_in": int(self.token_ttl_s),
+                }
             )
 
         @app.get("/v1/integration_api/{path:path}")
-        def query(path: str, request: Request) -> JSONResponse:
+        def query(path: str, request: Request) -> Response:
             params = dict(request.query_params)
+            accept = request.headers.get("accept")
+            transit = not _wants_json(accept)
             with self._lock:
-                self.log.append((path, params))
+                self.log.append(Logged(path, params, accept, time.monotonic()))
                 auth = request.headers.get("authorization", "")
-                expires = self.tokens.get(auth.removeprefix("Bearer "))
+                scheme, _, token_value = auth.partition(" ")
+                expires = self.tokens.get(token_value) if scheme.lower() == "bearer" else None
                 if expires is None or expires < time.monotonic():
-                    return _error(401, "unauthorized", "invalid or expired token")
+                    return _error(ApiError(401, "unauthorized", "invalid or expired access token"), transit)
                 if self.faults:
                     status = self.faults.pop(0)
-                    resp = _error(status, "too-many-requests" if status == 429 else "server-error", "injected")
-                    if status == 429:
+                    resp = _error(ApiError(status, _code(status), "injected fault"), transit)
+                    if status == 429 and self.retry_after is not None:
                         resp.headers["Retry-After"] = self.retry_after
                     return resp
-            with self.market.lock:
-                resp = self._answer(path, params)
+                # [rates]: over the rate (or concurrency) limit a request is refused with 429.
+                # The references name no Retry-After header, so none is sent: [rates] tells
+                # clients to "implement your own retry with random exponential backoff".
+                over_rate = self.rate_limit is not None and not self.rate_limit.take()
+                over_concurrency = self.max_concurrent is not None and self._in_flight >= self.max_concurrent
+                if over_rate or over_concurrency:
+                    self.throttled += 1
+                    return _error(ApiError(429, "too-many-requests", "Too many requests"), transit)
+                self._in_flight += 1
+            try:
+                with self.market.lock:
+                    body = self._answer(path, params)
+                resp = _respond(body, 200, transit)
+            except ApiError as exc:
+                resp = _error(exc, transit)
+            finally:
+                with self._lock:
+                    self._in_flight -= 1
             if self.after_request is not None:
                 self.after_request(path, params)
             return resp
 
         return app
 
-    def _answer(self, path: str, params: dict[str, str]) -> JSONResponse:
-        handler = {
+    def _answer(self, path: str, params: dict[str, str]) -> dict[str, Any]:
+        handlers: dict[str, Callable[[dict[str, str]], dict[str, Any]]] = {
             "events/query": self._events,
             "listings/query": self._listings,
-            "listings/show": self._show,
+            "listings/show": self._show_listing,
             "availability_exceptions/query": self._exceptions,
             "transactions/query": self._transactions,
-        }.get(path)
+            "transactions/show": self._show_transaction,
+            "stock_adjustments/query": self._adjustments,
+            "stock_reservations/show": self._show_reservation,
+            "marketplace/show": self._marketplace,
+        }
+        handler = handlers.get(path)
         if handler is None:
-            return _error(404, "not-found", f"no endpoint {path}")
+            raise ApiError(404, "not-found", f"no endpoint {path}")
+        unknown = sorted(k for k in params if k not in PARAMS[path] and not k.startswith("fields."))
+        if unknown:
+            raise ApiError(400, "validation-invalid-params", "Invalid query parameters", f"unknown: {unknown}")
         return handler(params)
 
-    # ---- endpoints --------------------------------------------------------------------------
+    # ---- endpoints ---------------------------------------------------------------------------
 
-    def _events(self, params: dict[str, str]) -> JSONResponse:
+    def _events(self, params: dict[str, str]) -> dict[str, Any]:
+        """`events/query` ([events], [polling]): events "always returned in order of their
+        sequence IDs", at most 100 a query, `startAfterSequenceId` for "strictly newer events",
+        `createdAtStart` for a point in time, filters by `eventTypes` (comma-separated), the
+        resource and related resources. Events past retention are gone."""
         m = self.market
+        per_page = _int_param(params, "perPage", MAX_PER_PAGE, 1, MAX_PER_PAGE)
+        wanted = _event_types(params.get("eventTypes"))
         found = [e for e in m.events if e["attributes"]["sequenceId"] > m.forgotten_through]
+        if self.events_visible_through is not None:
+            found = [e for e in found if e["attributes"]["sequenceId"] <= self.events_visible_through]
         if "startAfterSequenceId" in params:
-            after = int(params["startAfterSequenceId"])
+            after = _int_param(params, "startAfterSequenceId", 0, 0, None)
             found = [e for e in found if e["attributes"]["sequenceId"] > after]
-        elif "createdAtStart" in params:
-            since = _parse(params["createdAtStart"])
-            found = [e for e in found if _parse(e["attributes"]["createdAt"]) >= since]
-        return JSONResponse({"data": copy.deepcopy(found[:MAX_PER_PAGE]), "meta": {}})
+        if "createdAtStart" in params:
+            since = _time_param(params, "createdAtStart")
+            found = [e for e in found if parse_ts(e["attributes"]["createdAt"]) >= since]
+        if "resourceId" in params:
+            found = [e for e in found if e["attributes"]["resourceId"] == params["resourceId"]]
+        if "relatedResourceId" in params:
+            found = [e for e in found if _relates_to(e, params["relatedResourceId"])]
+        found = [e for e in found if _type_matches(e["attributes"]["eventType"], wanted)]
+        # [polling] the poll loop reads `res.data.meta.perPage` to tell a full page.
+        return {"data": copy.deepcopy(found[:per_page]), "meta": {"perPage": per_page}}
 
     def _page(
         self, items: list[dict[str, Any]], params: dict[str, str], included: list[dict[str, Any]]
-    ) -> JSONResponse:
-        try:
-            page, per_page = int(params.get("page", "1")), int(params.get("perPage", "100"))
-        except ValueError:
-            return _error(400, "invalid-params", "page and perPage must be integers")
-        if not 1 <= per_page <= MAX_PER_PAGE:
-            return _error(400, "invalid-params", "perPage must be 1..100")
+    ) -> dict[str, Any]:
+        """[api-ref] "Pagination": `page` (from 1) and `perPage` (1..100, default 100); meta has
+        totalItems, totalPages, page, perPage and paginationLimit."""
+        page = _int_param(params, "page", 1, 1, None)
+        per_page = _int_param(params, "perPage", MAX_PER_PAGE, 1, MAX_PER_PAGE)
         if page > self.pagination_limit:
-            return _error(400, "invalid-params", f"page beyond paginationLimit {self.pagination_limit}")
-        items = sorted(items, key=lambda i: i["attributes"]["createdAt"], reverse=True)
-        if "createdAtEnd" in params:
-            end = _parse(params["createdAtEnd"])
-            items = [i for i in items if _parse(i["attributes"]["createdAt"]) < end]
+            limit = self.pagination_limit
+            raise ApiError(400, "validation-invalid-params", "Invalid page", f"page beyond paginationLimit {limit}")
         total = len(items)
         chunk = items[(page - 1) * per_page : page * per_page]
-        refs = [r["data"] for i in chunk for r in (i.get("relationships") or {}).values()]
-        wanted = {(ref["type"], ref["id"]) for ref in refs if ref}
-        return JSONResponse(
-            {
-                "data": copy.deepcopy(chunk),
-                "included": [copy.deepcopy(x) for x in included if (x["type"], x["id"]) in wanted],
-                "meta": {
-                    "totalItems": total,
-                    "totalPages": (total + per_page - 1) // per_page,
-                    "page": page,
-                    "perPage": per_page,
-                    "paginationLimit": self.pagination_limit,
-                },
-            }
-        )
+        wanted = {(r["data"]["type"], r["data"]["id"]) for i in chunk for r in _refs(i)}
+        unique: dict[tuple[str, str], dict[str, Any]] = {(x["type"], x["id"]): x for x in included}
+        return {
+            "data": chunk,
+            "included": [v for k, v in unique.items() if k in wanted],
+            "meta": {
+                "totalItems": total,
+                "totalPages": (total + per_page - 1) // per_page,
+                "page": page,
+                "perPage": per_page,
+                "paginationLimit": self.pagination_limit,
+            },
+        }
 
-    def _with_stock(self, lid: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-        resource = copy.deepcopy(self.market.listings[lid])
-        if lid in self.market.stock:
-            sid = str(uuid.uuid5(uuid.NAMESPACE_URL, f"stock:{lid}"))
-            resource["relationships"]["currentStock"] = _ref("stock", sid)
-            return resource, [{"id": sid, "type": "stock", "attributes": {"quantity": self.market.stock[lid]}}]
-        resource["relationships"]["currentStock"] = _ref("stock", None)
-        return resource, []
+    def _listing_out(self, lid: str, include: set[str]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """A listing as a query answers it: attributes always; relationship data only for those
+        asked for with `include`, and the included resources. This is the strict reading: the
+        SDK's own fake of the API ([sdk] src/fake/api.js) answers a listing query without
+        `include` with relationships that carry links and no data, and the SDK's docs
+        (docs/calling-the-api.md) show relationship data next to the resources `include` brought.
+        A client that asks for what it reads is right either way."""
+        m = self.market
+        listing = copy.deepcopy(m.listings[lid])
+        rels: dict[str, Any] = {}
+        included: list[dict[str, Any]] = []
+        for name in sorted(include):
+            if name == "currentStock":
+                total = m.stock_total(lid)
+                if total is None:
+                    rels[name] = ref("stock", None)
+                else:
+                    sid = m.stock_id(lid)
+                    rels[name] = ref("stock", sid)
+                    included.append({"id": sid, "type": "stock", "attributes": {"quantity": total}})
+            elif name in ("author", "marketplace", "images"):
+                rels[name] = listing["relationships"][name]
+            else:
+                raise ApiError(400, "validation-invalid-params", "Invalid include", f"listing has no {name}")
+        listing["relationships"] = rels
+        if not rels:
+            del listing["relationships"]
+        return listing, included
 
-    def _listings(self, params: dict[str, str]) -> JSONResponse:
-        states = set(params.get("states", "published").split(","))
+    def _listings(self, params: dict[str, str]) -> dict[str, Any]:
+        """`listings/query`: newest first (createdAt descending, the default sort), filtered by
+        `states`, ids, author and the createdAt window ([start, end)). Deleted listings never
+        appear ([listings]). Without `states`, listings in every state: Sharetribe's own example
+        (sharetribe/integration-api-examples scripts/analytics.js) counts "Listings" with no
+        `states` and then draft, pendingApproval, published and closed ones as its parts."""
+        states = set(params["states"].split(",")) if params.get("states") else set(LISTING_STATES)
+        ids = set(params["ids"].split(",")) if params.get("ids") else None
+        start = _time_param(params, "createdAtStart") if "createdAtStart" in params else None
+        end = _time_param(params, "createdAtEnd") if "createdAtEnd" in params else None
+        include = _include(params)
         items, included = [], []
         for lid, listing in self.market.listings.items():
-            if listing["attributes"]["state"] not in states:
+            attrs = listing["attributes"]
+            created = parse_ts(attrs["createdAt"])
+            if (
+                attrs["state"] not in states
+                or lid in self.hidden_from_queries
+                or (ids is not None and lid not in ids)
+                or (params.get("authorId") and rel_id(listing, "author") != params["authorId"])
+                or (start is not None and created < start)
+                or (end is not None and created >= end)
+            ):
                 continue
-            resource, stock = self._with_stock(lid) if "currentStock" in params.get("include", "") else (listing, [])
+            resource, extra = self._listing_out(lid, include)
             items.append(resource)
-            included += stock
+            included += extra
+        items.sort(key=lambda r: (r["attributes"]["createdAt"], r["id"]), reverse=True)
         return self._page(items, params, included)
 
-    def _show(self, params: dict[str, str]) -> JSONResponse:
+    def _show_listing(self, params: dict[str, str]) -> dict[str, Any]:
+        """`listings/show`: 404 for an unknown or deleted listing ([listings]: "Deleted listings
+        don't get returned by any listing endpoints"); any state otherwise."""
         lid = params.get("id", "")
         if lid not in self.market.listings:
-            return _error(404, "not-found", "listing not found")
-        resource, included = self._with_stock(lid)
-        return JSONResponse({"data": resource, "included": included})
+            raise ApiError(404, "not-found", "Not found", f"listing {lid}")
+        resource, included = self._listing_out(lid, _include(params))
+        return {"data": resource, "included": included}
 
-    def _exceptions(self, params: dict[str, str]) -> JSONResponse:
-        try:
-            start, end = _parse(params["start"]), _parse(params["end"])
-        except (KeyError, ValueError):
-            return _error(400, "invalid-params", "listingId, start and end are required")
-        if end - start > timedelta(days=366):
-            return _error(400, "invalid-params", "the range may span at most 366 days")
-        items = []
-        for exc in self.market.exceptions.values():
-            attrs = exc["attributes"]
-            if exc["relationships"]["listing"]["data"]["id"] != params.get("listingId"):
-                continue
-            if _parse(attrs["start"]) < end and _parse(attrs["end"]) > start:
-                items.append(
-                    {"id": exc["id"], "type": exc["type"], "attributes": {**attrs, "createdAt": attrs["start"]}}
-                )
+    def _exceptions(self, params: dict[str, str]) -> dict[str, Any]:
+        """`availability_exceptions/query`: a listing's exceptions overlapping [start, end)."""
+        lid = _required(params, "listingId")
+        start, end = _window(params)
+        items = [
+            copy.deepcopy({k: v for k, v in e.items() if k != "relationships"})
+            for e in self.market.exceptions.values()
+            if rel_id(e, "listing") == lid
+            and parse_ts(e["attributes"]["start"]) < end
+            and parse_ts(e["attributes"]["end"]) > start
+        ]
+        items.sort(key=lambda e: (e["attributes"]["start"], e["id"]))
         return self._page(items, params, [])
 
-    def _transactions(self, params: dict[str, str]) -> JSONResponse:
-        include = set(params.get("include", "").split(","))
-        included = []
-        if "booking" in include:
-            included += [{k: v for k, v in b.items() if k != "relationships"} for b in self.market.bookings.values()]
-        if "stockReservation" in include:
-            included += [
-                {k: v for k, v in r.items() if k != "relationships"} for r in self.market.reservations.values()
-            ]
-        return self._page(list(self.market.transactions.values()), params, included)
+    def _adjustments(self, params: dict[str, str]) -> dict[str, Any]:
+        """`stock_adjustments/query`: a listing's adjustments whose `at` is in [start, end),
+        oldest first, reservation-made ones included ([stock])."""
+        lid = _required(params, "listingId")
+        start, end = _window(params)
+        include = _include(params)
+        items, included = [], []
+        for adj in self.market.adjustments.values():
+            if rel_id(adj, "listing") != lid or not start <= parse_ts(adj["attributes"]["at"]) < end:
+                continue
+            out = copy.deepcopy(adj)
+            out["relationships"] = {k: v for k, v in out["relationships"].items() if k in include}
+            items.append(out)
+            rid = rel_id(adj, "stockReservation")
+            if "stockReservation" in include and rid in self.market.reservations:
+                included.append(_bare(self.market.reservations[rid]))
+        items.sort(key=lambda a: (a["attributes"]["at"], a["id"]))
+        return self._page(items, params, included)
+
+    def _transaction_out(self, tx: dict[str, Any], include: set[str]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        m = self.market
+        out = copy.deepcopy(tx)
+        out["relationships"] = {k: v for k, v in tx["relationships"].items() if k in include}
+        unknown = sorted(include - set(tx["relationships"]))
+        if unknown:
+            raise ApiError(400, "validation-invalid-params", "Invalid include", f"transaction has no {unknown}")
+        included: list[dict[str, Any]] = []
+        if "booking" in include and (bid := rel_id(tx, "booking")) in m.bookings:
+            included.append(_bare(m.bookings[bid]))
+        if "stockReservation" in include and (rid := rel_id(tx, "stockReservation")) in m.reservations:
+            included.append(_bare(m.reservations[rid]))
+        if "listing" in include:
+            lid = rel_id(tx, "listing") or ""
+            if lid in m.listings:
+                included.append(_bare(m.listings[lid]))
+            else:
+                # [listings]: a deleted listing "can be returned as an included related resource
+                # with no other data than the listing id and `deleted: true`".
+                included.append({"id": lid, "type": "listing", "attributes": {"deleted": True}})
+        return out, included
+
+    def _transactions(self, params: dict[str, str]) -> dict[str, Any]:
+        """`transactions/query`: newest first; by listing, customer, provider or user."""
+        include = _include(params)
+        start = _time_param(params, "createdAtStart") if "createdAtStart" in params else None
+        end = _time_param(params, "createdAtEnd") if "createdAtEnd" in params else None
+        items, included = [], []
+        for tx in self.market.transactions.values():
+            created = parse_ts(tx["attributes"]["createdAt"])
+            parties = {rel_id(tx, "customer"), rel_id(tx, "provider")}
+            if (
+                (params.get("listingId") and rel_id(tx, "listing") != params["listingId"])
+                or (params.get("customerId") and rel_id(tx, "customer") != params["customerId"])
+                or (params.get("providerId") and rel_id(tx, "provider") != params["providerId"])
+                or (params.get("userId") and params["userId"] not in parties)
+                or (start is not None and created < start)
+                or (end is not None and created >= end)
+            ):
+                continue
+            out, extra = self._transaction_out(tx, include)
+            items.append(out)
+            included += extra
+        items.sort(key=lambda t: (t["attributes"]["createdAt"], t["id"]), reverse=True)
+        return self._page(items, params, included)
+
+    def _show_transaction(self, params: dict[str, str]) -> dict[str, Any]:
+        tid = params.get("id", "")
+        if tid not in self.market.transactions:
+            raise ApiError(404, "not-found", "Not found", f"transaction {tid}")
+        out, included = self._transaction_out(self.market.transactions[tid], _include(params))
+        return {"data": out, "included": included}
+
+    def _show_reservation(self, params: dict[str, str]) -> dict[str, Any]:
+        rid = params.get("id", "")
+        if rid not in self.market.reservations:
+            raise ApiError(404, "not-found", "Not found", f"stock reservation {rid}")
+        include = _include(params)
+        out = copy.deepcopy(self.market.reservations[rid])
+        out["relationships"] = {k: v for k, v in out["relationships"].items() if k in include}
+        return {"data": out, "included": []}
+
+    def _marketplace(self, params: dict[str, str]) -> dict[str, Any]:
+        return {"data": {"id": self.market.marketplace_id, "type": "marketplace", "attributes": {"name": "stand-in"}}}
 
 
-def _error(status: int, code: str, title: str) -> JSONResponse:
-    return JSONResponse({"errors": [{"id": str(uuid.uuid4()), "status": status, "code": code, "title": title}]}, status)
+# ---- wire format -------------------------------------------------------------------------------
+
+
+def _wants_json(accept: str | None) -> bool:
+    """[api-ref]: the Integration API "support[s] both JSON and Transit formats", and the SDK asks
+    for Transit (`Accept: application/transit+json`, [sdk] integration_sdk.js createHeaders) and
+    reads a body as Transit only when its Content-Type says so ([sdk] transit_response.js).
+    Which one a request without an explicit choice gets is not documented: the stand-in answers
+    JSON only to a client that asks for `application/json` (and does not prefer Transit), and
+    Transit to everyone else, so a client that forgets to ask fails here, not in production."""
+    if not accept:
+        return False
+    quality: dict[str, float] = {}
+    for part in accept.split(","):
+        media, *opts = (p.strip() for p in part.split(";"))
+        q = 1.0
+        for opt in opts:
+            name, _, value = opt.partition("=")
+            if name.strip() == "q":
+                try:
+                    q = float(value)
+                except ValueError:
+                    q = 0.0
+        quality[media.lower()] = q
+    json_q = quality.get("application/json", 0.0)
+    return json_q > 0 and json_q >= quality.get("application/transit+json", 0.0)
+
+
+def to_transit(value: Any) -> Any:
+    """Transit JSON (non-verbose, without caching, which readers accept): maps are
+    `["^ ", k, v, ...]`, keys keywords (`~:key`), UUIDs `~u…`, timestamps `~t…`, and strings
+    starting with `~`, `^` or a backtick escaped with `~` ([sdk] src/fake/api.js shows the
+    shapes)."""
+    if isinstance(value, dict):
+        out: list[Any] = ["^ "]
+        for k, v in value.items():
+            out += [f"~:{k}", to_transit(v)]
+        return out
+    if isinstance(value, list):
+        return [to_transit(v) for v in value]
+    if isinstance(value, str):
+        if _UUID.fullmatch(value):
+            return f"~u{value}"
+        if _TIMESTAMP.fullmatch(value):
+            return f"~t{value}"
+        if value[:1] in ("~", "^", "`"):
+            return f"~{value}"
+    return value
+
+
+def _respond(body: dict[str, Any], status: int, transit: bool) -> Response:
+    if transit:
+        return Response(json.dumps(to_transit(body)), status, media_type=TRANSIT)
+    return JSONResponse(body, status)
+
+
+def _error(exc: ApiError, transit: bool) -> Response:
+    """[api-ref] "Errors": `{"errors": [{id, status, code, title, details}]}`."""
+    err: dict[str, Any] = {"id": str(uuid.uuid4()), "status": exc.status, "code": exc.code, "title": exc.title}
+    if exc.details:
+        err["details"] = exc.details
+    return _respond({"errors": [err]}, exc.status, transit)
+
+
+def _code(status: int) -> str:
+    return {429: "too-many-requests", 500: "server-error", 502: "bad-gateway", 503: "service-unavailable"}.get(
+        status, "error"
+    )
+
+
+def _event_types(raw: str | None) -> set[str] | None:
+    """`eventTypes`: full types (`listing/updated`), or a bare resource type (`listing`) for all of
+    its types, as the CLI over the same events documents ([cli-events] "You can filter with full
+    event type name or by only the resource type"). No wildcard syntax (`listing/*`) is
+    documented anywhere: the stand-in refuses it with 400, as it does unknown types."""
+    if raw is None:
+        return None
+    wanted = {t.strip() for t in raw.split(",") if t.strip()}
+    bad = sorted(t for t in wanted if t not in EVENT_TYPES and t not in RESOURCE_TYPES)
+    if bad or not wanted:
+        raise ApiError(400, "validation-invalid-params", "Invalid eventTypes", f"unknown event types: {bad}")
+    return wanted
+
+
+def _type_matches(event_type: str, wanted: set[str] | None) -> bool:
+    return wanted is None or event_type in wanted or event_type.split("/")[0] in wanted
+
+
+def _relates_to(event: dict[str, Any], rid: str) -> bool:
+    attrs = event["attributes"]
+    for container in (attrs.get("resource"), attrs.get("previousValues")):
+        for rel in ((container or {}).get("relationships") or {}).values():
+            data = rel.get("data") if isinstance(rel, dict) else None
+            items = data if isinstance(data, list) else [data]
+            if any(isinstance(d, dict) and d.get("id") == rid for d in items):
+                return True
+    return False
+
+
+def _refs(resource: dict[str, Any]) -> list[dict[str, Any]]:
+    out = []
+    for rel in (resource.get("relationships") or {}).values():
+        data = rel.get("data")
+        for item in data if isinstance(data, list) else [data]:
+            if isinstance(item, dict):
+                out.append({"data": item})
+    return out
+
+
+def _bare(resource: dict[str, Any]) -> dict[str, Any]:
+    """An included resource: its attributes, and no relationship data (not asked for)."""
+    return copy.deepcopy({k: v for k, v in resource.items() if k != "relationships"})
+
+
+def _include(params: dict[str, str]) -> set[str]:
+    return {p for p in params.get("include", "").split(",") if p}
+
+
+def _required(params: dict[str, str], name: str) -> str:
+    if not params.get(name):
+        raise ApiError(400, "validation-missing-key", "Missing parameter", f"{name} is required")
+    return params[name]
+
+
+def _int_param(params: dict[str, str], name: str, default: int, low: int, high: int | None) -> int:
+    try:
+        value = int(params.get(name, default))
+    except ValueError as exc:
+        raise ApiError(400, "validation-invalid-params", "Invalid parameter", f"{name}: not an integer") from exc
+    if value < low or (high is not None and value > high):
+        raise ApiError(400, "validation-invalid-params", "Invalid parameter", f"{name}: out of range")
+    return value
+
+
+def _time_param(params: dict[str, str], name: str) -> datetime:
+    try:
+        return parse_ts(params[name])
+    except ValueError as exc:
+        raise ApiError(400, "validation-invalid-params", "Invalid parameter", f"{name}: not a timestamp") from exc
+
+
+def _window(params: dict[str, str]) -> tuple[datetime, datetime]:
+    _required(params, "start")
+    _required(params, "end")
+    start, end = _time_param(params, "start"), _time_param(params, "end")
+    if not start < end or end - start > MAX_WINDOW:
+        raise ApiError(400, "validation-invalid-params", "Invalid parameter", "start < end, at most 366 days apart")
+    return start, end

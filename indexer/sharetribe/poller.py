@@ -8,6 +8,11 @@ read twice, and duplicates are harmless). A full page is followed at once by the
 With no checkpoint, or one not polled within Flex's event retention, events may be missing: the
 poll then starts a full re-sync (a rebuild whose source is the Integration API) and continues
 polling from a little before that moment, which is what the re-sync's snapshot reflects.
+
+After the events, bookings still waiting for their listing are resolved: a booking event names
+its transaction, not its listing (references/events "Resource data and previous values"), and
+when no transaction event linked it (its transaction's events came before the checkpoint, or
+were lost to retention) the poll asks `transactions/show` for the transaction's listing.
 """
 
 from __future__ import annotations
@@ -21,7 +26,8 @@ from typing import Any
 
 from redis.client import Pipeline
 
-from indexer import intake, jobs
+from indexer import booking_links, intake, jobs
+from indexer.booking_links import Link
 from indexer.context import Services
 from indexer.rebuild import start_rebuild
 from indexer.sharetribe.api import PAGE_SIZE, IntegrationApi, SharetribeError, SharetribeUnavailable
@@ -45,6 +51,11 @@ log = logging.getLogger(__name__)
 LOCK_TTL_MS = 10 * 60_000
 RESYNC_RETRY_S = 60.0
 DAY_S = 86_400.0
+# Waiting bookings: keys looked at per poll, and `transactions/show` requests per poll at most
+# (keys Flex answered 404 for are skipped from the client's cache without a request, so they
+# cannot hold back the ones behind them).
+WAITING_SCAN = 1000
+RESOLVE_PER_POLL = 100
 
 
 @dataclass
@@ -54,6 +65,10 @@ class PollReport:
     accepted: int = 0
     resync_job: str | None = None
     stopped_by: str | None = None
+    # Waiting keys asked about with `transactions/show`, links found, bookings they released.
+    links_asked: int = 0
+    links_resolved: int = 0
+    bookings_released: int = 0
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -62,6 +77,9 @@ class PollReport:
             "accepted": self.accepted,
             "resyncJob": self.resync_job,
             "stoppedBy": self.stopped_by,
+            "linksAsked": self.links_asked,
+            "linksResolved": self.links_resolved,
+            "bookingsReleased": self.bookings_released,
         }
 
 
@@ -100,12 +118,14 @@ def poll(services: Services, api: IntegrationApi, *, enqueue: Callable[[str], No
                 services, reason=f"full re-sync: retry after {job} failed", enqueue=enqueue, resync=True
             )
             r.hset(keys.sync, RESYNC_JOB, report.resync_job)
+        caught_up = False
         for _ in range(settings.sync_max_pages_per_run):
             page = api.events(after=checkpoint.sequence_id, created_at_start=checkpoint.created_at_start)
             report.pages += 1
             polled = int(time.time() * 1000)
             if not page:
                 r.hset(keys.sync, POLLED_AT, polled)
+                caught_up = True
                 break
             seqs = [s for e in page if isinstance(s := ((e.get("attributes") or {}).get("sequenceId")), int)]
             newest = max(seqs) if seqs else checkpoint.sequence_id
@@ -138,7 +158,9 @@ def poll(services: Services, api: IntegrationApi, *, enqueue: Callable[[str], No
             checkpoint = Checkpoint(newest, None if newest is not None else checkpoint.created_at_start, polled)
             # A page with no readable sequenceId cannot move the checkpoint: stop rather than loop.
             if len(page) < PAGE_SIZE or newest is None:
+                caught_up = len(page) < PAGE_SIZE
                 break
+        resolve_waiting(services, api, report, caught_up=caught_up)
         r.hdel(keys.sync, LAST_ERROR, LAST_ERROR_AT)
         return report
     except (SharetribeError, SharetribeUnavailable) as exc:
@@ -149,6 +171,42 @@ def poll(services: Services, api: IntegrationApi, *, enqueue: Callable[[str], No
     finally:
         if r.get(keys.sync_lock) in (token, token.encode()):
             r.delete(keys.sync_lock)
+
+
+def resolve_waiting(services: Services, api: IntegrationApi, report: PollReport, *, caught_up: bool) -> None:
+    """Link bookings still waiting for their transaction's event.
+
+    Flex emits a transition's booking events just before the transaction's own (references/
+    events "Transaction process actions and booking, stock reservation and review events"), so
+    a poll that read up to the end of the log has seen every transaction event it will soon:
+    a booking still waiting then has its transaction before the checkpoint (or the log lags),
+    and is resolved at once. A poll stopped early (page cap, backpressure) leaves the next poll
+    to read on, and asks only about bookings that have waited a poll interval.
+
+    A waiting key is usually a transaction id; `transactions/show` names its listing (and
+    booking), and `booking_links.link` records that and releases the bookings into the stream.
+    A key Flex does not know (404) may be a booking id whose transaction the index never saw:
+    it keeps waiting, and the client's cache spares Flex the question for a while."""
+    settings = services.settings
+    keys = booking_links.waiting(
+        services.redis,
+        services.keys,
+        older_than_ms=0 if caught_up else int(settings.sync_interval_seconds * 1000),
+        limit=WAITING_SCAN,
+    )
+    links: list[Link] = []
+    for key in keys:
+        if report.links_asked >= RESOLVE_PER_POLL:
+            break
+        known, link = api.transactions.get(key)
+        if not known:
+            report.links_asked += 1
+            link = api.transaction_links(key)
+        if link is not None:
+            links.append(link)
+    if links:
+        report.links_resolved = len(links)
+        report.bookings_released = booking_links.link(services.redis, services.keys, links)
 
 
 def _failed_resync(services: Services, now_ms: int) -> str | None:

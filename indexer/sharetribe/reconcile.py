@@ -5,9 +5,11 @@ For every listing the marketplace has, the document it should have is the stampe
 under the current document (`overlay`): anything the index learnt after the read is kept. When
 its indexed fields differ from the current document's, the job queues a repair entry in the
 event stream, so the fix is applied by the workers, under their per-listing locks and versioned
-writes, in order with the events. Listings the index shows but the marketplace no longer has
-are repaired the same way (they become deleted). The job's record reports what it found and
-queued; `pending` in status shows the repairs being applied.
+writes, in order with the events. An indexed listing the scan did not return is asked about with
+`listings/show`: one the API shows is compared like a scanned one, and only one the API confirms
+gone (404, or `deleted: true`) is repaired into a deleted listing; absence from a scan alone
+never is. The job's record reports what it found and queued; `pending` in status shows the
+repairs being applied.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from indexer.index_admin import ensure_index, live_index
 from indexer.index_scan import pages_by_id
 from indexer.redis_keys import LISTING_FIELD
 from indexer.sharetribe.api import IntegrationApi
-from indexer.sharetribe.snapshot import ListingSnapshot, scan_from_checkpoint
+from indexer.sharetribe.snapshot import ListingSnapshot, SourceScan, scan_from_checkpoint
 from indexer.worker import OVERLAY_FIELD
 from schemas.availability import utc_today
 from schemas.index_layout import F
@@ -67,7 +69,15 @@ class Reconciler:
         self.services = services
         self.job_id = job_id
         self.repair = repair
-        self.counts = {"checked": 0, "inSync": 0, "drifted": 0, "missing": 0, "gone": 0, "repairsQueued": 0}
+        self.counts = {
+            "checked": 0,
+            "inSync": 0,
+            "drifted": 0,
+            "missing": 0,
+            "gone": 0,
+            "rechecked": 0,
+            "repairsQueued": 0,
+        }
         self.examples: list[dict[str, Any]] = []
 
     def run(self) -> dict[str, Any]:
@@ -87,9 +97,15 @@ class Reconciler:
                 self._compare_page(live.name, live.schemas, page)
                 seen.update(s.listing_id for s in page)
                 jobs.update(r, keys, self.job_id, done=len(seen), total=len(seen), **self.counts)
-            jobs.update(r, keys, self.job_id, phase="look for listings the marketplace no longer has")
-            self._compare_gone(live.name, live.schemas, seen, scan.absent_everywhere())
-            result = {**self.counts, "apiRequests": api.stats.requests, "sourceSkipped": len(scan.stats.skipped)}
+            jobs.update(r, keys, self.job_id, phase="confirm listings the scan did not return")
+            self._compare_unseen(live.name, live.schemas, seen, scan)
+            result = {
+                **self.counts,
+                "apiRequests": api.stats.requests,
+                "apiUnreachable": api.stats.unreachable,
+                "sourceSkipped": len(scan.stats.skipped),
+                "bookingsReleased": scan.stats.bookings_released,
+            }
             jobs.update(
                 r,
                 keys,
@@ -106,6 +122,8 @@ class Reconciler:
             api.close()
 
     def _compare_page(self, index: str, schemas: SchemaSet, page: list[ListingSnapshot]) -> None:
+        if not page:
+            return
         found = _stored_documents(self.services.engine, index, [s.listing_id for s in page])
         today = utc_today()
         for snap in page:
@@ -123,19 +141,22 @@ class Reconciler:
                 continue
             self._drift("drifted", snap.listing_id, _differing(want, have), snap.as_json())
 
-    def _compare_gone(self, index: str, schemas: SchemaSet, seen: set[str], absent: dict[str, int]) -> None:
-        """Indexed, visible-looking listings the marketplace does not have any more."""
+    def _compare_unseen(self, index: str, schemas: SchemaSet, seen: set[str], scan: SourceScan) -> None:
+        """Indexed, visible-looking listings the scan did not return, confirmed one by one."""
         today = utc_today()
         not_deleted = {"bool": {"must_not": [{"term": {F.DELETED: True}}]}}
         for hits in pages_by_id(self.services.engine, index, size=PAGE, query=not_deleted):
-            for hit in hits:
-                lid = hit["_id"]
-                if lid in seen:
-                    continue
-                current = hit["_source"].get(F.SOURCE) or {}
-                expected = overlay({LISTING: None}, absent, current)
+            unseen = {hit["_id"]: hit["_source"] for hit in hits if hit["_id"] not in seen}
+            if not unseen:
+                continue
+            self.counts["rechecked"] += len(unseen)
+            snapshots, gone = scan.confirm(list(unseen))
+            self._compare_page(index, schemas, snapshots)
+            for lid, absent in gone.items():
+                stored = unseen[lid]
+                expected = overlay({LISTING: None}, absent, stored.get(F.SOURCE) or {})
                 want = indexed_fields(build_document(lid, expected, schemas, today))
-                have = _as_indexed(lid, hit["_source"], schemas, today)
+                have = _as_indexed(lid, stored, schemas, today)
                 if want != have:
                     self._drift(
                         "gone", lid, _differing(want, have), {"lid": lid, "src": {LISTING: None}, "absent": absent}
