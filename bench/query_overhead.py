@@ -6,7 +6,10 @@ very DSL the API sends, straight to the engine with opensearch-py. Overhead is A
 the raw engine call's latency (both measured by this client over HTTP); API latency minus the
 engine's own `took` is reported too. Then requests/s with N concurrent clients.
 
-    python -m bench.query_overhead [--rounds 200] [--clients 1,4,16] [--seconds 10]
+Then facets: a storefront query with 4 facets against the same query without them, both paths
+side by side, so what facets cost the engine and what they cost us show apart.
+
+    python -m bench.query_overhead [--rounds 200] [--clients 1,4,16] [--seconds 10] [--facets-only]
 """
 
 from __future__ import annotations
@@ -35,9 +38,12 @@ from bench.common import (
     write_results,
 )
 from bench.scale import boston, events
-from indexer.index_admin import live_index
+from indexer import schema_registry
+from indexer.index_admin import create_index, live_index, swap_aliases
 from listing_search.runner import free_port
 from schemas.availability import utc_today
+from schemas.search_schema import SearchSchema
+from search_api.facets import facets_answer
 from search_api.listing_params import parse_listing_query
 from search_api.listing_query import search_body
 
@@ -66,13 +72,41 @@ def storefront_queries() -> dict[str, dict[str, str]]:
     }
 
 
+# What a filter panel facets besides listingType and price (Boston has these in publicData).
+FACET_SCHEMAS: tuple[SearchSchema, ...] = (
+    SearchSchema(key="amenities", scope="public", type="multi-enum"),
+    SearchSchema(key="guests", scope="public", type="long"),
+)
+FACETS = "pub_listingType,pub_amenities,price,pub_guests"
+
+
+def storefront_facet_query() -> dict[str, str]:
+    """A filter panel after a few clicks: a type ticked, a price range and the map."""
+    return {"pub_listingType": "Entire home/apt", "price": "5000,40000", "bounds": "42.40,-71.00,42.30,-71.15"}
+
+
+def _with_facet_schemas(built: Any) -> None:
+    """Register the facet schemas and point the aliases at a fresh index built with them, before
+    any document is loaded (so no rebuild job is needed)."""
+    registry = None
+    for schema in FACET_SCHEMAS:
+        registry = schema_registry.put(built.engine, built.names, schema)
+    assert registry is not None
+    old = live_index(built.engine, built.names)
+    assert old is not None
+    new = create_index(built.engine, built.settings, built.names, old.version + 1, registry.schemas, live=False)
+    swap_aliases(built.engine, built.names, old.name, new)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=200, help="measured requests per query and path")
     parser.add_argument("--clients", default="1,4,16", help="concurrency levels for the throughput run")
     parser.add_argument("--seconds", type=float, default=10.0, help="duration of each throughput run")
+    parser.add_argument("--facets-only", action="store_true", help="only the facets comparison")
     args = parser.parse_args()
     with engine() as eng, redis_url() as redis, services(eng.url, redis) as built:
+        _with_facet_schemas(built)
         loaded = load_documents(built, list(events(boston(BOSTON), None, today=utc_today())))
         live = live_index(built.engine, built.names)
         assert live is not None
@@ -80,9 +114,10 @@ def main() -> None:
         with cli_process(built, eng.url, "api", "--port", str(port)):
             base = f"http://127.0.0.1:{port}"
             wait_http(f"{base}/healthz")
-            figures = measure(built, live, base, args, loaded)
+            figures = {} if args.facets_only else measure(built, live, base, args, loaded)
+            figures["facets"] = measure_facets(built, live, base, args.rounds)
     figures["engine"] = eng.description
-    write_results("query_overhead", eng.description, figures)
+    write_results("query_overhead_facets" if args.facets_only else "query_overhead", eng.description, figures)
 
 
 def measure(built: Any, live: Any, base: str, args: argparse.Namespace, loaded: int) -> dict[str, Any]:
@@ -159,6 +194,68 @@ def measure(built: Any, live: Any, base: str, args: argparse.Namespace, loaded: 
         "queries": per_query,
         "throughput": throughput,
     }
+
+
+def measure_facets(built: Any, live: Any, base: str, rounds: int) -> dict[str, Any]:
+    """The storefront query with and without 4 facets, each over the API and straight to the
+    engine, interleaved so the four paths see the same engine state."""
+    client = httpx.Client(base_url=base, timeout=30)
+    index = live.public_alias(built.names)
+    plain = {**storefront_facet_query(), "perPage": "24"}
+    variants = {"without facets": plain, "with 4 facets": {**plain, "facets": FACETS}}
+    samples: dict[str, dict[str, list[float]]] = {n: {"api": [], "raw": [], "took": []} for n in variants}
+    sizes: dict[str, int] = {}
+    bodies = {n: search_body(parse_listing_query(list(p.items()), live.schemas)) for n, p in variants.items()}
+    for i in range(rounds + 10):
+        for name in variants if i % 2 else reversed(list(variants)):
+            api_t, resp = _timed(functools.partial(client.get, "/v1/api/listings/query", params=variants[name]))
+            raw_t, found = _timed(functools.partial(built.engine.search, index=index, body=bodies[name]))
+            assert resp.status_code == 200, resp.text
+            sizes[name] = len(resp.content)
+            if i >= 10:
+                samples[name]["api"].append(api_t)
+                samples[name]["raw"].append(raw_t)
+                samples[name]["took"].append(found["took"] / 1000)
+    client.close()
+    # Our own code for facets, in process: parsing, building the DSL and shaping meta.facets.
+    faceted = variants["with 4 facets"]
+    aggregations = built.engine.search(index=index, body=bodies["with 4 facets"])["aggregations"]
+
+    def our_code() -> None:
+        q = parse_listing_query(list(faceted.items()), live.schemas)
+        search_body(q)
+        facets_answer(q.facets, aggregations, q.facet_limit)
+
+    ours = [_timed(our_code)[0] for _ in range(1000)]
+    print(f"parse + DSL + meta.facets in process: p50 {percentile(ours, 50) * 1e6:.0f} µs")
+    out: dict[str, Any] = {"query": plain, "facets": FACETS, "rounds": rounds, "ourCodeMs": summary_ms(ours)}
+    rows = []
+    for name, s in samples.items():
+        overhead = [a - r for a, r in zip(s["api"], s["raw"], strict=True)]
+        out[name] = {
+            "apiMs": summary_ms(s["api"]),
+            "rawEngineCallMs": summary_ms(s["raw"]),
+            "engineTookMs": summary_ms(s["took"]),
+            "overheadMs": summary_ms(overhead),
+            "responseBytes": sizes[name],
+        }
+        rows.append(
+            [
+                name,
+                f"{percentile(s['api'], 50) * 1000:.2f}",
+                f"{percentile(s['raw'], 50) * 1000:.2f}",
+                f"{percentile(s['took'], 50) * 1000:.0f}",
+                f"{percentile(overhead, 50) * 1000:.2f}",
+                f"{percentile(overhead, 95) * 1000:.2f}",
+                sizes[name],
+            ]
+        )
+    print_table(
+        f"Facets, perPage 24, {rounds} rounds (ms): {FACETS}",
+        ["query", "API p50", "engine call p50", "took p50", "overhead p50", "overhead p95", "bytes"],
+        rows,
+    )
+    return out
 
 
 def _timed(call: Callable[[], T]) -> tuple[float, T]:

@@ -29,6 +29,10 @@ MAX_KEYWORD_WORDS: Final = 32
 # Values of one `pub_*`/`meta_*` filter: each becomes a term clause, so keep them few.
 MAX_FILTER_VALUES: Final = 100
 SORT_KEYS: Final = ("createdAt", "price")
+# Each facet is one filter aggregation in the same engine request; ten covers a filter panel.
+MAX_FACETS: Final = 10
+DEFAULT_FACET_LIMIT: Final = 20
+MAX_FACET_LIMIT: Final = 100
 
 
 @dataclass(frozen=True)
@@ -133,6 +137,25 @@ QUERY_PARAMS: Final = (
         f"Listings per page, 1 to {MAX_PER_PAGE}.",
     ),
     ParamSpec(
+        "facets",
+        {"type": "string"},
+        f"Comma-separated, at most {MAX_FACETS} keys: `price` and `pub_<key>`/`meta_<key>` of `enum`, "
+        "`multi-enum`, `boolean` and `long` search schemas. Adds `meta.facets`: for enum-like keys the values "
+        "with their listing counts (count descending, then value ascending; at most `facetLimit`) and "
+        "`otherValues`, the number of further distinct values; for `price` and `long` keys `min`, `max` "
+        "(null when no listing has a value) and `count`. Counts honour every other filter of the query; "
+        "a key's own filter is ignored when it is a choice among alternatives (`enum`, `multi-enum` "
+        "`has_any:`, `boolean`, the ranges of `price` and `long`), but not for `multi-enum` `has_all:` "
+        "(or the plain list). A listing lacking the key (or holding a wrong-typed value) counts under the "
+        "schema's default. Facets never change `data` or the paging figures.",
+        "pub_listingType,price",
+    ),
+    ParamSpec(
+        "facetLimit",
+        {"type": "integer", "minimum": 1, "maximum": MAX_FACET_LIMIT, "default": DEFAULT_FACET_LIMIT},
+        f"Most values returned per enum-like facet, 1 to {MAX_FACET_LIMIT}.",
+    ),
+    ParamSpec(
         "fields.listing",
         {"type": "string"},
         "Sparse attributes: comma-separated attribute names (" + ", ".join(PUBLIC_ATTRIBUTES) + "), "
@@ -155,7 +178,6 @@ NOT_YET_SUPPORTED: Final = frozenset(
         "minDuration",
         "minStock",
         "stockMode",
-        "facets",
         "cursor",
     }
 )
@@ -211,6 +233,18 @@ class ExtendedFilter:
 
 
 @dataclass(frozen=True)
+class Facet:
+    """One requested facet: `price` (schema None) or a non-text search schema."""
+
+    key: str
+    schema: SearchSchema | None = None
+
+    @property
+    def is_range(self) -> bool:
+        return self.schema is None or self.schema.type == "long"
+
+
+@dataclass(frozen=True)
 class ListingQuery:
     keywords: str | None = None
     price: RangeFilter | None = None
@@ -226,6 +260,8 @@ class ListingQuery:
     bounds: GeoBox | None = None
     availability: AvailabilityQuery | None = None
     stock: StockFilter | None = None
+    facets: tuple[Facet, ...] = ()
+    facet_limit: int = DEFAULT_FACET_LIMIT
 
     @property
     def pagination_limit(self) -> int:
@@ -422,6 +458,28 @@ def _stock(values: dict[str, str]) -> StockFilter | None:
     return StockFilter(_int("minStock", values["minStock"], minimum=0), mode == "match-undefined")
 
 
+def _facets(raw: str, schemas: SchemaSet) -> tuple[Facet, ...]:
+    parts = [p.strip() for p in raw.split(",")]
+    if not raw.strip() or any(not p for p in parts):
+        raise invalid_param("facets", "empty facet key")
+    keys = tuple(dict.fromkeys(parts))
+    if len(keys) > MAX_FACETS:
+        raise invalid_param("facets", f"at most {MAX_FACETS} keys, got {len(keys)}")
+    out: list[Facet] = []
+    for key in keys:
+        if key == "price":
+            out.append(Facet(key))
+            continue
+        schema = schemas.get(key) if key.startswith(("pub_", "meta_")) else None
+        if schema is None:
+            hint = "use price, pub_<key> or meta_<key>"
+            raise invalid_param("facets", f"no search schema is defined for {key!r}; {hint}")
+        if schema.type == "text":
+            raise invalid_param("facets", f"{key!r} is a text schema; text is searched with keywords, not faceted")
+        out.append(Facet(key, schema))
+    return tuple(out)
+
+
 def _extended(schema: SearchSchema, raw: str) -> ExtendedFilter:
     name = schema.param
     text = raw.strip()
@@ -497,6 +555,12 @@ def parse_listing_query(
         bounds=_bounds(values["bounds"]) if "bounds" in values else None,
         availability=_availability(values),
         stock=_stock(values),
+        facets=_facets(values["facets"], schemas) if "facets" in values else (),
+        facet_limit=(
+            _int("facetLimit", values["facetLimit"], minimum=1, maximum=MAX_FACET_LIMIT)
+            if "facetLimit" in values
+            else DEFAULT_FACET_LIMIT
+        ),
     )
 
 

@@ -6,6 +6,7 @@ from typing import Any
 
 from schemas.availability import AvailabilityQuery
 from schemas.index_layout import F, public_filter
+from search_api.facets import facet_aggs
 from search_api.listing_params import ExtendedFilter, GeoBox, ListingQuery, RangeFilter, SortKey, StockFilter
 
 # Title weighs more than description (contract §4); whole words more than word prefixes.
@@ -80,15 +81,32 @@ def keywords_clause(keywords: str, text_fields: tuple[str, ...] = ()) -> dict[st
     }
 
 
-def filters(q: ListingQuery) -> list[dict[str, Any]]:
+def own_filters(q: ListingQuery) -> dict[str, dict[str, Any]]:
+    """The disjunctive filters of faceted keys, by key: their own facet's counts ignore them.
+
+    A `has_all:` (or plain-list) multi-enum filter is conjunctive, so it is not here: its counts
+    are taken within the filtered results.
+    """
+    faceted = {f.key for f in q.facets}
+    out: dict[str, dict[str, Any]] = {}
+    if q.price is not None and "price" in faceted:
+        out["price"] = range_clause(F.PRICE, q.price)
+    for f in q.extended:
+        if f.schema.param in faceted and f.mode != "all":
+            out[f.schema.param] = extended_clause(f)
+    return out
+
+
+def filters(q: ListingQuery, exclude: frozenset[str] = frozenset()) -> list[dict[str, Any]]:
+    """Every filter of the query but those of the keys in `exclude` (which go to the post-filter)."""
     out = public_filter()
-    if q.price is not None:
+    if q.price is not None and "price" not in exclude:
         out.append(range_clause(F.PRICE, q.price))
     if q.ids is not None:
         out.append({"ids": {"values": list(q.ids)}})
     if q.author_id is not None:
         out.append({"term": {F.AUTHOR: q.author_id}})
-    out.extend(extended_clause(f) for f in q.extended)
+    out.extend(extended_clause(f) for f in q.extended if f.schema.param not in exclude)
     if q.bounds is not None:
         out.append(bounds_clause(q.bounds))
     if q.availability is not None:
@@ -173,10 +191,12 @@ def sort_clause(q: ListingQuery) -> list[Any]:
 
 
 def search_body(q: ListingQuery) -> dict[str, Any]:
-    query: dict[str, Any] = {"filter": filters(q)}
+    """One request for the page and the facets: see search_api.facets for how they combine."""
+    own = own_filters(q)
+    query: dict[str, Any] = {"filter": filters(q, frozenset(own))}
     if q.keywords:
         query["must"] = [keywords_clause(q.keywords, tuple(s.field for s in q.text_schemas))]
-    return {
+    body: dict[str, Any] = {
         "query": {"bool": query},
         "sort": sort_clause(q),
         "from": (q.page - 1) * q.per_page,
@@ -184,3 +204,9 @@ def search_body(q: ListingQuery) -> dict[str, Any]:
         "track_total_hits": True,
         "_source": [f"{F.SOURCE}.listing"],
     }
+    if own:
+        # Hits (and so totalItems) honour the post-filter; aggregations do not.
+        body["post_filter"] = {"bool": {"filter": list(own.values())}}
+    if q.facets:
+        body["aggs"] = facet_aggs(q.facets, own)
+    return body

@@ -17,6 +17,7 @@ from infra.clients import Deadline
 from schemas.index_layout import F, public_filter
 from schemas.listing_doc import public_resource
 from search_api.errors import ApiError
+from search_api.facets import facets_answer
 from search_api.listing_params import QueryLimits, openapi_parameters, parse_listing_query, parse_show
 from search_api.listing_query import search_body
 from search_api.rate_limit import rate_limited
@@ -106,7 +107,11 @@ def _search(services: ServicesDep, live: LiveIndex, body: dict[str, Any], deadli
     "(metadata), by type: `enum` `a` or `a,b` (any of); `multi-enum` `has_all:a,b` (also plain `a,b`) or "
     "`has_any:a,b`; `boolean` `true`/`false`; `long` `v`, `min,max`, `min,`, `,max` (min inclusive, max "
     "exclusive). A listing lacking the key is treated as having the schema's default. `pub_listingType` "
-    "exists on every install. A key with no schema is a 400.",
+    "exists on every install. A key with no schema is a 400.\n\n"
+    "`meta.facets` is present only with `facets` (example: `facets=pub_listingType,price`): per key, "
+    "`{values: [{value, count}], otherValues}` for `enum`/`multi-enum`/`boolean` keys (value with its JSON "
+    "type) or `{min, max, count}` for `price`/`long` keys (`min`/`max` null when no listing has a value). "
+    "See the `facets` parameter for which listings are counted.",
     openapi_extra={
         "parameters": openapi_parameters(),
         "responses": {
@@ -121,6 +126,13 @@ def _search(services: ServicesDep, live: LiveIndex, body: dict[str, Any], deadli
                                 "page": 1,
                                 "perPage": 100,
                                 "paginationLimit": 100,
+                                "facets": {
+                                    "pub_listingType": {
+                                        "values": [{"value": "Private room", "count": 1}],
+                                        "otherValues": 0,
+                                    },
+                                    "price": {"min": 12500, "max": 12500, "count": 1},
+                                },
                             },
                         }
                     }
@@ -139,13 +151,15 @@ def query_listings(request: Request, services: ServicesDep) -> Response:
     result = _search(services, live, search_body(q), deadline)
     total = int(result["hits"]["total"]["value"])
     data = [public_resource(hit["_id"], hit["_source"].get(F.SOURCE, {}), q.fields) for hit in result["hits"]["hits"]]
-    meta = {
+    meta: dict[str, Any] = {
         "totalItems": total,
         "totalPages": math.ceil(total / q.per_page),
         "page": q.page,
         "perPage": q.per_page,
         "paginationLimit": q.pagination_limit,
     }
+    if q.facets:
+        meta["facets"] = facets_answer(q.facets, result.get("aggregations", {}), q.facet_limit)
     return _json({"data": data, "meta": meta})
 
 
