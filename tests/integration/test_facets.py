@@ -294,3 +294,35 @@ def test_own_filter_is_ignored_only_for_disjunctive_choices(svc: Service) -> Non
     assert any_tags["values"] == [{"value": "a", "count": 2}, {"value": "c", "count": 2}]
     all_tags = svc.query(authorId=author, pub_tags="has_all:a", facets="pub_tags")["meta"]["facets"]["pub_tags"]
     assert all_tags["values"] == [{"value": "a", "count": 2}, {"value": "c", "count": 1}]
+
+
+@pytest.mark.parametrize(
+    "narrowing",
+    [
+        {"keywords": "cozy"},
+        {"bounds": "42.70,-73.70,42.60,-73.85"},
+        {"start": "+30", "end": "+33", "availability": "day-full"},
+        {"start": "+30", "end": "+37", "availability": "day-partial", "minDuration": "3"},
+    ],
+    ids=["keywords", "bounds", "dates", "dates-partial"],
+)
+def test_albany_counts_honour_keywords_bounds_and_dates(
+    albany: tuple[Service, dict[str, Any]], narrowing: dict[str, str]
+) -> None:
+    """Filters that are not facets apply to every count: with no listing-type filter and every
+    published listing having a type, the type counts add up to exactly the results."""
+    from datetime import UTC, datetime, timedelta
+
+    svc, _ = albany
+    params = dict(narrowing)
+    today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    for key in ("start", "end"):
+        if key in params:
+            params[key] = (today + timedelta(days=int(params[key]))).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    body = svc.query(facets="pub_listingType,price", facetLimit=100, perPage=1, **params)
+    total = body["meta"]["totalItems"]
+    facets = body["meta"]["facets"]
+    assert 0 < total < 384, total  # the filter narrows, and leaves something to count
+    assert sum(v["count"] for v in facets["pub_listingType"]["values"]) == total
+    assert facets["pub_listingType"]["otherValues"] == 0
+    assert facets["price"]["count"] <= total
