@@ -141,9 +141,4 @@ def waiting(client: redis.Redis, keys: RedisKeys, *, older_than_ms: int = 0, lim
     return [k.decode() if isinstance(k, bytes) else str(k) for k in found]
 
 
-def waiting_count(client: redis.Redis, keys: RedisKeys) -> int:
-    raw: Any = client.hget(keys.stats, "waiting")
-    return max(int(raw or 0), 0)
-
-
-__all__ = ["Link", "link", "route", "waiting", "waiting_count"]
+__all__ = ["Link", "link", "route", "waiting"]

@@ -44,7 +44,8 @@ class WorkerThread:
             self.thread.join(timeout)
 
 
-def start_worker(services: Services, *, consumer: str | None = None) -> WorkerThread:
+def new_worker(services: Services, *, consumer: str | None = None) -> Worker:
+    """A stream worker on these clients, its consumer group made, not yet running."""
     worker = Worker(
         settings=services.settings,
         engine=services.engine,
@@ -54,7 +55,11 @@ def start_worker(services: Services, *, consumer: str | None = None) -> WorkerTh
         consumer=consumer,
     )
     worker.ensure_group()
-    handle = WorkerThread(worker)
+    return worker
+
+
+def start_worker(services: Services, *, consumer: str | None = None) -> WorkerThread:
+    handle = WorkerThread(new_worker(services, consumer=consumer))
     handle.start()
     return handle
 

@@ -8,10 +8,9 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from opensearchpy.exceptions import ConnectionError as EngineConnectionError
-from opensearchpy.exceptions import TransportError
 
 from indexer.celery_app import JobQueue, make_celery
+from indexer.engine_retry import transient
 from indexer.index_admin import ensure_index
 from indexer.metrics import Histogram
 from infra.clients import engine_failure_reason, redis_client
@@ -115,7 +114,7 @@ def _ensure_index_until_done(services: Services, stop: threading.Event, failed: 
             ensure_index(services.engine, services.settings, services.names)
             return
         except Exception as exc:
-            if not _engine_is_sick(exc):
+            if not transient(exc):
                 log.exception("cannot prepare the index")
                 failed.append(exc)
                 return
@@ -124,10 +123,3 @@ def _ensure_index_until_done(services: Services, stop: threading.Event, failed: 
             return
         delay = min(delay * 2, START_RETRY_MAX_SECONDS)
 
-
-def _engine_is_sick(exc: Exception) -> bool:
-    """Unreachable, timed out or overloaded: worth waiting for, unlike a refusal."""
-    if isinstance(exc, EngineConnectionError):
-        return True
-    status = exc.status_code if isinstance(exc, TransportError) else None
-    return isinstance(status, int) and (status == 429 or status >= 500)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 import time
 import uuid
 from collections.abc import Iterator
@@ -17,7 +18,7 @@ from opensearchpy import helpers
 from indexer.celery_app import JobQueue
 from indexer.context import Services
 from infra.settings import Settings
-from listing_search.runner import WorkerThread, scratch_deployment, serve_in_thread, start_worker
+from listing_search.runner import WorkerThread, cli_command, scratch_deployment, serve_in_thread, start_worker
 from search_api.app import create_app
 
 OPERATOR_TOKEN = "test-operator-token"
@@ -181,6 +182,18 @@ def service_env(svc: Service, engine_url: str, **extra: str) -> dict[str, str]:
     }
 
 
+def worker_process(svc: Service, engine_url: str, name: str, **env: str) -> subprocess.Popen[str]:
+    """`listing-search worker --name <name>` as a process of its own, joining this test's service
+    (what a test can SIGKILL); `env` adds settings."""
+    return subprocess.Popen(
+        [*cli_command(), "worker", "--name", name],
+        env=service_env(svc, engine_url, **env),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
 def contract_error(resp: httpx.Response, status: int, path: list[str] | None = None) -> dict[str, Any]:
     """The one error of a response in the contract's shape, checked; `path` is `source.path`."""
     assert resp.status_code == status, resp.text
@@ -257,6 +270,25 @@ def listing_event(
     }
 
 
+def event_envelope(
+    seq: int, event_type: str, resource_id: str, resource: dict[str, Any] | None, previous: Any = None
+) -> dict[str, Any]:
+    """An Integration API event around a resource (None for a deletion), with a stable event id."""
+    return {
+        "id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"event:{seq}:{resource_id}")),
+        "type": "event",
+        "attributes": {
+            "sequenceId": seq,
+            "eventType": event_type,
+            "createdAt": "2026-01-01T00:00:00.000Z",
+            "resourceId": resource_id,
+            "resourceType": event_type.split("/")[0],
+            "resource": resource,
+            "previousValues": previous or {},
+        },
+    }
+
+
 def exception_event(
     seq: int, listing_id: str, exception_id: str, *, start: str, end: str, seats: int = 0, deleted: bool = False
 ) -> dict[str, Any]:
@@ -271,19 +303,8 @@ def exception_event(
             "relationships": rel,
         }
     )
-    return {
-        "id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"event:{seq}:{exception_id}")),
-        "type": "event",
-        "attributes": {
-            "sequenceId": seq,
-            "eventType": "availabilityException/deleted" if deleted else "availabilityException/created",
-            "createdAt": "2026-01-01T00:00:00.000Z",
-            "resourceId": exception_id,
-            "resourceType": "availabilityException",
-            "resource": resource,
-            "previousValues": {"relationships": rel} if deleted else {},
-        },
-    }
+    kind = "availabilityException/deleted" if deleted else "availabilityException/created"
+    return event_envelope(seq, kind, exception_id, resource, {"relationships": rel} if deleted else None)
 
 
 def component_event(
@@ -291,21 +312,10 @@ def component_event(
 ) -> dict[str, Any]:
     """A `<family>/created` event (availabilityException, booking, stockAdjustment, ...) of a listing."""
     rid = resource_id or new_id()
-    return {
-        "id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"event:{seq}:{rid}")),
-        "type": "event",
-        "attributes": {
-            "sequenceId": seq,
-            "eventType": f"{family}/created",
-            "createdAt": "2026-01-01T00:00:00.000Z",
-            "resourceId": rid,
-            "resourceType": family,
-            "resource": {
-                "id": rid,
-                "type": family,
-                "attributes": attributes,
-                "relationships": {"listing": {"data": {"id": listing_id, "type": "listing"}}},
-            },
-            "previousValues": {},
-        },
+    resource = {
+        "id": rid,
+        "type": family,
+        "attributes": attributes,
+        "relationships": {"listing": {"data": {"id": listing_id, "type": "listing"}}},
     }
+    return event_envelope(seq, f"{family}/created", rid, resource)

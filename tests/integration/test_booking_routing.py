@@ -10,34 +10,16 @@ day; a pending or accepted booking holds it), not by replaying our own code.
 from __future__ import annotations
 
 import random
-import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from tests.support import Service, listing_event, new_id, running_service
+from tests.support import Service, event_envelope, listing_event, new_id, running_service
 
 DAY = (datetime.now(UTC) + timedelta(days=10)).replace(hour=0, minute=0, second=0, microsecond=0)
 
 
 def ts(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.000Z")
-
-
-def envelope(seq: int, event_type: str, rid: str, resource: dict[str, Any] | None, previous: Any = None) -> dict:
-    family = event_type.split("/")[0]
-    return {
-        "id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"event:{seq}:{rid}")),
-        "type": "event",
-        "attributes": {
-            "sequenceId": seq,
-            "eventType": event_type,
-            "createdAt": "2026-01-01T00:00:00.000Z",
-            "resourceId": rid,
-            "resourceType": family,
-            "resource": resource,
-            "previousValues": previous or {},
-        },
-    }
 
 
 def one_seat_listing(seq: int, lid: str) -> dict[str, Any]:
@@ -64,7 +46,7 @@ def booking(seq: int, kind: str, bid: str, tx: str, state: str) -> dict[str, Any
         },
         "relationships": {"transaction": {"data": {"id": tx, "type": "transaction"}}},
     }
-    return envelope(seq, f"booking/{kind}", bid, resource)
+    return event_envelope(seq, f"booking/{kind}", bid, resource)
 
 
 def booking_deleted(seq: int, bid: str) -> dict[str, Any]:
@@ -73,7 +55,7 @@ def booking_deleted(seq: int, bid: str) -> dict[str, Any]:
         "attributes": {"seats": None, "start": None, "end": None, "state": None},
         "relationships": {"transaction": {"data": None}},
     }
-    return envelope(seq, "booking/deleted", bid, None, previous)
+    return event_envelope(seq, "booking/deleted", bid, None, previous)
 
 
 def transaction(seq: int, kind: str, tx: str, lid: str, bid: str) -> dict[str, Any]:
@@ -88,7 +70,7 @@ def transaction(seq: int, kind: str, tx: str, lid: str, bid: str) -> dict[str, A
             "provider": {"data": {"id": new_id(), "type": "user"}},
         },
     }
-    return envelope(seq, f"transaction/{kind}", tx, resource)
+    return event_envelope(seq, f"transaction/{kind}", tx, resource)
 
 
 def free_on_day(svc: Service, ids: list[str]) -> set[str]:

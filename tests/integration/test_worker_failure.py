@@ -12,25 +12,26 @@ from typing import Any
 from indexer import jobs
 from indexer.rebuild import _swap, run_rebuild, start_rebuild
 from infra.clients import opensearch_client
-from listing_search.runner import cli_command
-from tests.support import Service, contents, in_order_contents, listing_event, new_id, running_service, service_env
+from tests.support import (
+    Service,
+    contents,
+    in_order_contents,
+    listing_event,
+    new_id,
+    running_service,
+    worker_process,
+)
 from tests.tcp_proxy import TcpProxy
 
 
-def worker_process(svc: Service, engine_url: str, name: str) -> subprocess.Popen[str]:
-    env = service_env(
+def doomed_worker(svc: Service, engine_url: str, name: str) -> subprocess.Popen[str]:
+    return worker_process(
         svc,
         engine_url,
+        name,
         LISTING_SEARCH_BATCH_SIZE="100",
         LISTING_SEARCH_CLAIM_IDLE_MS="1500",
         LISTING_SEARCH_LOCK_TTL_MS="2000",
-    )
-    return subprocess.Popen(
-        [*cli_command(), "worker", "--name", name],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
     )
 
 
@@ -49,7 +50,7 @@ def test_sigkill_mid_batch_loses_nothing(engine_url: str, redis_url: str) -> Non
     with running_service(engine_url, redis_url, workers=0) as svc:
         for i in range(0, len(events), 500):
             svc.send(events[i : i + 500])
-        first = worker_process(svc, engine_url, "doomed")
+        first = doomed_worker(svc, engine_url, "doomed")
         try:
             deadline = time.monotonic() + 120
             while svc.status()["events"]["applied"] < 800:
@@ -74,7 +75,7 @@ def test_sigkill_mid_batch_loses_nothing(engine_url: str, redis_url: str) -> Non
         assert 0 < status["events"]["applied"] < 5000 and status["pending"] > 0
         summary = svc.services.redis.xpending(svc.services.keys.events, svc.services.keys.group)
         assert summary["pending"] > 0  # the killed worker's batch stays pending
-        second = worker_process(svc, engine_url, "successor")
+        second = doomed_worker(svc, engine_url, "successor")
         try:
             svc.wait_searchable(timeout=180)
         finally:

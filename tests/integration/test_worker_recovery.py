@@ -13,10 +13,10 @@ from typing import Any
 import pytest
 import redis
 
-from indexer.worker import HANDED_BACK_PAUSE_SECONDS, Worker
-from listing_search.runner import cli_command, start_worker
+from indexer.worker import HANDED_BACK_PAUSE_SECONDS
+from listing_search.runner import new_worker, start_worker
 from tests.bulk_proxy import bulk_proxy
-from tests.support import Service, listing_event, new_id, running_service, service_env
+from tests.support import Service, listing_event, new_id, running_service, worker_process
 
 LISTINGS = 600
 EVENTS = 6000  # 10 per listing: one read of 1,000 entries is far from all of them
@@ -31,16 +31,6 @@ def events_for(listings: list[str], first: int, count: int) -> list[dict[str, An
         kind = "listing/created" if seq <= len(listings) else "listing/updated"
         out.append(listing_event(seq, lid, event_type=kind, title=f"v{seq}", price=seq))
     return out
-
-
-def start_worker_process(svc: Service, engine_url: str, name: str, **env: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [*cli_command(), "worker", "--name", name],
-        env=service_env(svc, engine_url, **env),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
 
 
 def stop(proc: subprocess.Popen[str]) -> None:
@@ -64,7 +54,7 @@ def no_fault_seconds(engine_url: str, redis_url: str) -> float:
     with running_service(engine_url, redis_url, workers=0) as svc:
         send_all(svc, events_for(listings, 1, EVENTS + LATE_EVENTS))
         began = time.monotonic()
-        proc = start_worker_process(svc, engine_url, "steady")
+        proc = worker_process(svc, engine_url, "steady")
         try:
             svc.wait_searchable(timeout=300)
         finally:
@@ -87,7 +77,7 @@ def pending_of(svc: Service, consumer: str) -> int:
 def kill_holding(svc: Service, engine_url: str, name: str, proxy_url: str) -> None:
     """Start a worker whose bulk requests are held by a proxy, and SIGKILL it once it holds
     at least PENDING_AT_KILL delivered, unacknowledged entries."""
-    proc = start_worker_process(svc, proxy_url, name)
+    proc = worker_process(svc, proxy_url, name)
     try:
         deadline = time.monotonic() + 120
         while pending_of(svc, name) < PENDING_AT_KILL:
@@ -132,7 +122,7 @@ def test_a_killed_worker_is_caught_up_at_full_speed(engine_url: str, redis_url: 
         began = time.monotonic()
         name = "doomed" if successor == "same name" else "sibling"
         # The default claim idle (60 s) for a restart: it must not wait for any claim at all.
-        proc = start_worker_process(
+        proc = worker_process(
             svc,
             engine_url,
             name,
@@ -156,15 +146,7 @@ def test_claims_go_on_while_they_come_back_full(engine_url: str, redis_url: str)
         base = svc.services
         listings = [new_id() for _ in range(50)]
         send_all(svc, events_for(listings, 1, 2600))
-        worker = Worker(
-            settings=base.settings,
-            engine=base.engine,
-            redis_client=base.redis,
-            names=base.names,
-            keys=base.keys,
-            consumer="alive",
-        )
-        worker.ensure_group()
+        worker = new_worker(base, consumer="alive")
         got: Any = base.redis.xreadgroup(base.keys.group, "dead", {base.keys.events: ">"}, count=10_000)
         assert len(got[0][1]) == 2600
         time.sleep(0.3)
