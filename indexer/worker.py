@@ -223,7 +223,7 @@ class Worker:
                         if entries:
                             self._pump(entries, stop, more=self._read_own)
                     else:
-                        entries = self._claim_stale() or self._read(">", block_ms=self.settings.block_ms)
+                        entries = self._claim_stale() or self._read(block_ms=self.settings.block_ms)
                         if entries:
                             self._pump(entries, stop)
                 finally:
@@ -253,15 +253,14 @@ class Worker:
         if not self.gate.enter():
             return BatchReport()
         try:
-            entries = self._read(">", block_ms=block_ms)
+            entries = self._read(block_ms=block_ms)
             return self.process(entries) if entries else BatchReport()
         finally:
             self.gate.leave()
 
-    def _read(self, start: str, *, block_ms: int | None) -> list[Entry]:
-        entries = self._read_once(start, block_ms=block_ms)
-        if start != ">":
-            return entries
+    def _read(self, *, block_ms: int | None) -> list[Entry]:
+        """New entries (never delivered to any consumer)."""
+        entries = self._read_once(block_ms=block_ms)
         # A backlog whose events bunch on few listings (an import sends each listing with its
         # exceptions) would make many small bulk requests. Read on, without waiting, until the
         # batch touches about `batch_size` listings or holds GROW_FACTOR times the events.
@@ -269,20 +268,17 @@ class Worker:
         listings = {_listing_of(fields) for _, fields in entries}
         more = entries
         while len(more) == size and len(listings) < size and len(entries) < GROW_FACTOR * size:
-            more = self._read_once(start, block_ms=None)
+            more = self._read_once(block_ms=None)
             entries += more
             listings.update(_listing_of(fields) for _, fields in more)
         return entries
 
-    def _read_once(self, start: str, *, block_ms: int | None) -> list[Entry]:
+    def _read_once(self, *, block_ms: int | None) -> list[Entry]:
         found: Any = self.redis.xreadgroup(
-            self.keys.group, self.consumer, {self.keys.events: start}, count=self.settings.batch_size, block=block_ms
+            self.keys.group, self.consumer, {self.keys.events: ">"}, count=self.settings.batch_size, block=block_ms
         )
-        if not found:
-            return []
-        entries: list[Entry] = found[0][1]
-        # Re-reading own pending can return entries already deleted by a sibling: (id, None).
-        return [e for e in entries if e[1]]
+        entries: list[Entry] = found[0][1] if found else []
+        return entries
 
     def _read_own(self) -> list[Entry]:
         """The next entries of this consumer's history: delivered to this name, never acknowledged
@@ -411,7 +407,7 @@ class Worker:
             self._settle(lost, stop)
 
     def _next_entries(self) -> list[Entry]:
-        return self._claim_stale() or self._read(">", block_ms=None)
+        return self._claim_stale() or self._read(block_ms=None)
 
     # ---- one batch ------------------------------------------------------------------------
 
