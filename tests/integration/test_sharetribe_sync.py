@@ -583,6 +583,7 @@ def jobs_process(svc: Service, engine_url: str, standin_url: str) -> subprocess.
 
 def wait_matching(svc: Service, stand: StandIn, proc: subprocess.Popen[str], timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
+    mismatch = "never compared"
     while True:
         assert proc.poll() is None, proc.stderr.read() if proc.stderr else "jobs process died"
         status = svc.status()
@@ -593,10 +594,15 @@ def wait_matching(svc: Service, stand: StandIn, proc: subprocess.Popen[str], tim
             try:
                 assert_index_matches(svc, stand.market)
                 return
-            except AssertionError:
+            except AssertionError as exc:
+                mismatch = str(exc)[:2000]
                 if time.monotonic() > deadline:
                     raise
-        assert time.monotonic() < deadline, f"not in sync after {timeout}s: {status['sync']}"
+        assert time.monotonic() < deadline, (
+            f"not in sync after {timeout}s: caught up {caught_up}, pending {status['pending']}, "
+            f"waiting {status['waitingBookings']}, expected checkpoint {expected_checkpoint(stand)}, "
+            f"{status['sync']}; last mismatch: {mismatch}"
+        )
         time.sleep(0.2)
 
 
