@@ -14,6 +14,7 @@ import os
 import random
 import signal
 import subprocess
+import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -570,22 +571,33 @@ def jobs_process(svc: Service, engine_url: str, standin_url: str) -> subprocess.
         LISTING_SEARCH_SYNC_INTERVAL_SECONDS="0.5",
         LISTING_SEARCH_SYNC_RATE_LIMIT_PER_SECOND="0",
     )
+    # Its log goes to a file: a pipe nobody reads fills up (64 KiB, about a minute of beat's INFO
+    # lines) and then blocks the process in the middle of a task.
+    log = tempfile.TemporaryFile("w+")  # noqa: SIM115 (lives as long as the process: on `proc`)
     # A session of its own: `--beat` runs beat in a child process, and the whole group must go.
-    return subprocess.Popen(
+    proc = subprocess.Popen(
         [*cli_command(), "jobs", "--beat"],
         env=env,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stderr=log,
         text=True,
         start_new_session=True,
     )
+    proc.log = log  # type: ignore[attr-defined]
+    return proc
+
+
+def log_tail(proc: subprocess.Popen[str]) -> str:
+    log = proc.log  # type: ignore[attr-defined]
+    log.seek(0)
+    return str(log.read())[-5000:]
 
 
 def wait_matching(svc: Service, stand: StandIn, proc: subprocess.Popen[str], timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     mismatch = "never compared"
     while True:
-        assert proc.poll() is None, proc.stderr.read() if proc.stderr else "jobs process died"
+        assert proc.poll() is None, log_tail(proc)
         status = svc.status()
         asked = stand.requests_to("events/query")
         caught_up = bool(asked) and status["sync"]["checkpoint"]["sequenceId"] == expected_checkpoint(stand)
