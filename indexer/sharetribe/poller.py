@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import logging
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -29,6 +28,7 @@ from redis.client import Pipeline
 from indexer import booking_links, intake, jobs
 from indexer.booking_links import Link
 from indexer.context import Services
+from indexer.lease import Lease
 from indexer.rebuild import start_rebuild
 from indexer.sharetribe.api import PAGE_SIZE, IntegrationApi, SharetribeError, SharetribeUnavailable
 from indexer.sharetribe.checkpoint import (
@@ -48,7 +48,9 @@ from indexer.sharetribe.checkpoint import (
 
 log = logging.getLogger(__name__)
 
-LOCK_TTL_MS = 10 * 60_000
+# One poll at a time per deployment. The lease is renewed while the poll runs, so a jobs
+# process killed mid-poll blocks its restart's ticks for at most this long.
+LEASE_TTL_MS = 15_000
 RESYNC_RETRY_S = 60.0
 DAY_S = 86_400.0
 # Waiting bookings: keys looked at per poll, and `transactions/show` requests per poll at most
@@ -98,12 +100,19 @@ def too_old(checkpoint: Checkpoint, services: Services, now_ms: int) -> bool:
 
 def poll(services: Services, api: IntegrationApi, *, enqueue: Callable[[str], None]) -> PollReport:
     """One beat tick: a re-sync if needed, then pages of events until a short page."""
-    r, keys, settings = services.redis, services.keys, services.settings
     report = PollReport()
-    token = str(uuid.uuid4())
-    if not r.set(keys.sync_lock, token, nx=True, px=LOCK_TTL_MS):
-        report.stopped_by = "another poll is running"
-        return report
+    lease = Lease(services.redis, services.keys.sync_lock, LEASE_TTL_MS)
+    with lease as held:
+        if not held:
+            report.stopped_by = "another poll is running"
+            return report
+        return _poll(services, api, enqueue, report, lease)
+
+
+def _poll(
+    services: Services, api: IntegrationApi, enqueue: Callable[[str], None], report: PollReport, lease: Lease
+) -> PollReport:
+    r, keys, settings = services.redis, services.keys, services.settings
     try:
         checkpoint = load_checkpoint(services)
         now_ms = int(time.time() * 1000)
@@ -120,6 +129,10 @@ def poll(services: Services, api: IntegrationApi, *, enqueue: Callable[[str], No
             r.hset(keys.sync, RESYNC_JOB, report.resync_job)
         caught_up = False
         for _ in range(settings.sync_max_pages_per_run):
+            if lease.lost:
+                # Another poll may have started: reading on would only read the same pages twice.
+                report.stopped_by = "the poll's lease expired (this process was stalled)"
+                break
             page = api.events(after=checkpoint.sequence_id, created_at_start=checkpoint.created_at_start)
             report.pages += 1
             polled = int(time.time() * 1000)
@@ -168,9 +181,6 @@ def poll(services: Services, api: IntegrationApi, *, enqueue: Callable[[str], No
         report.stopped_by = str(exc)
         log.warning("sync stopped: %s (checkpoint unchanged)", exc)
         return report
-    finally:
-        if r.get(keys.sync_lock) in (token, token.encode()):
-            r.delete(keys.sync_lock)
 
 
 def resolve_waiting(services: Services, api: IntegrationApi, report: PollReport, *, caught_up: bool) -> None:

@@ -613,7 +613,7 @@ def wait_matching(svc: Service, stand: StandIn, proc: subprocess.Popen[str], tim
         assert time.monotonic() < deadline, (
             f"not in sync after {timeout}s: caught up {caught_up}, pending {status['pending']}, "
             f"waiting {status['waitingBookings']}, expected checkpoint {expected_checkpoint(stand)}, "
-            f"{status['sync']}; last mismatch: {mismatch}"
+            f"{status['sync']}; last mismatch: {mismatch}; the jobs process's log ends:\n{log_tail(proc)}"
         )
         time.sleep(0.2)
 
