@@ -112,6 +112,12 @@ class LiveIndexCache:
     def _fresh(self) -> bool:
         return self._known and time.monotonic() - self._at < self.ttl
 
+    def cached(self) -> tuple[bool, LiveIndex | None]:
+        """(True, value) while the last resolution is fresh: what `get` would answer, without any
+        chance of an engine call, so an event loop may ask it."""
+        value, known, at = self._value, self._known, self._at
+        return (known and time.monotonic() - at < self.ttl), value
+
     def get(self, deadline: Deadline | None = None) -> LiveIndex | None:
         if self._fresh():
             return self._value

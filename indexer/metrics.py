@@ -55,6 +55,54 @@ class Histogram:
         with self._lock:
             return list(self._counts), self._sum
 
+    def drain(self) -> tuple[list[int], float]:
+        """What was observed since the last drain, and start again from zero."""
+        with self._lock:
+            counts, total = self._counts, self._sum
+            self._counts, self._sum = [0] * (len(BUCKETS) + 1), 0.0
+            return counts, total
+
+    def merge(self, counts: list[int], total: float) -> None:
+        with self._lock:
+            self._counts = [a + b for a, b in zip(self._counts, counts, strict=True)]
+            self._sum += total
+
+
+def query_metrics_key(keys: RedisKeys, instance: str) -> str:
+    """One API instance's query latency: every worker process of `listing-search api --workers N`
+    adds to it, so a scrape of any of them sees the whole instance (replicas stay apart)."""
+    return f"{keys.prefix}metrics:query:{instance}"
+
+
+# An instance that is gone stops renewing its histogram; a week later it is gone from Redis too.
+QUERY_METRICS_TTL_S = 7 * 86_400
+_LABELS = [*(str(b) for b in BUCKETS), "+Inf"]
+
+
+def flush_histogram(client: redis.Redis, key: str, histogram: Histogram) -> None:
+    """Add this process's new observations to the instance's histogram in Redis. Nothing is lost
+    when Redis is away: the observations wait for the next flush."""
+    counts, total = histogram.drain()
+    if not any(counts):
+        return
+    pipe = client.pipeline(transaction=True)
+    for label, count in zip(_LABELS, counts, strict=True):
+        if count:
+            pipe.hincrby(key, f"le:{label}", count)
+    pipe.hincrbyfloat(key, "sum", total)
+    pipe.expire(key, QUERY_METRICS_TTL_S)
+    try:
+        pipe.execute()
+    except redis.RedisError:
+        histogram.merge(counts, total)
+        raise
+
+
+def _redis_histogram(client: redis.Redis, key: str) -> tuple[list[int], float]:
+    raw: Any = client.hgetall(key)
+    got = {k.decode(): v.decode() for k, v in raw.items()}
+    return [int(got.get(f"le:{label}", 0)) for label in _LABELS], float(got.get("sum", 0))
+
 
 def _histogram_lines(name: str, help_: str, per_bucket: list[int], total: float) -> list[str]:
     lines = [f"# HELP {name} {help_}", f"# TYPE {name} histogram"]
@@ -66,7 +114,7 @@ def _histogram_lines(name: str, help_: str, per_bucket: list[int], total: float)
     return lines
 
 
-def render(client: redis.Redis, keys: RedisKeys, query_latency: Histogram, *, engine_up: bool | None = None) -> str:
+def render(client: redis.Redis, keys: RedisKeys, query_latency_key: str, *, engine_up: bool | None = None) -> str:
     status = pipeline_status(client, keys)
     ev = status["events"]
     lines: list[str] = []
@@ -109,9 +157,12 @@ def render(client: redis.Redis, keys: RedisKeys, query_latency: Histogram, *, en
         "# TYPE listing_search_documents_written_total counter",
         f"listing_search_documents_written_total {int(bulk.get('documents', 0))}",
     ]
-    counts, total = query_latency.snapshot()
+    counts, total = _redis_histogram(client, query_latency_key)
     lines += _histogram_lines(
-        "listing_search_query_seconds", "Public search latency in this API process.", counts, total
+        "listing_search_query_seconds",
+        "Public search latency in this API instance (all its worker processes).",
+        counts,
+        total,
     )
     current = client.get(keys.current_rebuild)
     rec = jobs.get(client, keys, current.decode()) if isinstance(current, bytes) else None

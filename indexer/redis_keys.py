@@ -96,6 +96,10 @@ class RedisKeys:
 
     group: str = "indexer"
 
+    @property
+    def token_secret(self) -> str:
+        return f"{self.prefix}auth:token-secret"
+
     def rate_limit(self, client: str) -> str:
         """A client's request count in the current public-search window; expires with the window."""
         return f"{self.prefix}ratelimit:{client}"

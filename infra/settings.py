@@ -84,7 +84,23 @@ class Settings(BaseSettings):
     # the client is the socket peer, so nobody can choose their own rate-limit bucket.
     trusted_proxies: CommaList = Field(default_factory=list)
 
-    @field_validator("cors_origins", "trusted_proxies", mode="before")
+    # The storefront search page at `/` and `/search` (search_api/routes/storefront.py). Off unless
+    # asked for, because a production API usually sits behind the marketplace's own site and
+    # should not answer `/` with a demo page; `listing-search dev` turns it on.
+    storefront: bool = False
+
+    # Names this API instance in Redis for its query-latency histogram, which all its worker
+    # processes share. `listing-search api` sets it to host:port; unset, each process is its own.
+    instance_id: str = ""
+
+    # Anonymous tokens for the Flex SDK (`POST /v1/auth/token`, scope public-read). Signed with this
+    # secret; unset, a random one is made once per deployment and kept in Redis, so every API
+    # process and restart accepts the same tokens. Client ids allowed a token: empty = any.
+    token_secret: SecretStr | None = None
+    token_ttl_seconds: int = Field(default=86_400, ge=60, le=30 * 86_400)
+    token_client_ids: CommaList = Field(default_factory=list)
+
+    @field_validator("cors_origins", "trusted_proxies", "token_client_ids", mode="before")
     @classmethod
     def _split_commas(cls, value: object) -> object:
         if isinstance(value, str):

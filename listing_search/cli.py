@@ -8,6 +8,7 @@ import logging
 import os
 import secrets
 import signal
+import socket
 import sys
 import threading
 from collections.abc import Callable, Sequence
@@ -65,6 +66,8 @@ def cmd_dev(args: argparse.Namespace) -> int:
         overrides["redis_prefix"] = "ls-dev:"
     if embedded and not os.environ.get("LISTING_SEARCH_REPLICAS"):
         overrides["replicas"] = 0
+    if not os.environ.get("LISTING_SEARCH_STOREFRONT"):
+        overrides["storefront"] = True  # what a newcomer opens first; `api` leaves it off
     settings = Settings(**overrides)  # type: ignore[arg-type]
     try:
         local_redis = ensure_redis(settings.redis_url)
@@ -97,9 +100,11 @@ def cmd_dev(args: argparse.Namespace) -> int:
 
     token = settings.operator_secret()
     base = f"http://{args.host}:{args.port}"
+    page = f"  open:   {base}/   (the storefront search page)\n" if settings.storefront else ""
     print(
         f"\n  listing-search dev on {base}\n"
         f"  engine: {'embedded osmem-server (in memory)' if engine else engine_url}   redis: {settings.redis_url}\n"
+        f"{page}"
         f"  try:    curl '{base}/v1/api/listings/query?keywords=cozy&perPage=3'\n"
         f"  docs:   {base}/docs\n"
         f"  operator token: {token}\n",
@@ -169,17 +174,39 @@ def cmd_api(args: argparse.Namespace) -> int:
     engine_url, engine = _engine_url(settings)
     if engine is not None:
         log.warning("OPENSEARCH_URL is unset: serving from an empty embedded engine (for trying things only)")
-    uvicorn.run(
-        create_app(Services.from_settings(settings, engine_url=engine_url)),
-        host=args.host,
-        port=args.port,
-        log_level="info",
-        workers=1,
-        proxy_headers=False,  # X-Forwarded-For is judged by the app (LISTING_SEARCH_TRUSTED_PROXIES)
+    if args.workers is not None and args.workers < 1:
+        print("--workers: at least 1", file=sys.stderr)
+        return 2
+    workers = args.workers or usable_cores()
+    common: dict[str, Any] = {
+        "host": args.host,
+        "port": args.port,
+        "log_level": "info",
+        "proxy_headers": False,  # X-Forwarded-For is judged by the app (LISTING_SEARCH_TRUSTED_PROXIES)
         # A line per request costs about a tenth of a millisecond; the proxy in front logs anyway.
-        access_log=args.access_log,
-    )
+        "access_log": args.access_log,
+    }
+    # All worker processes of this instance add to one query-latency histogram (see metrics.py).
+    instance = settings.instance_id or f"{socket.gethostname()}:{args.port}"
+    if workers == 1:
+        scoped = settings.model_copy(update={"instance_id": instance})
+        uvicorn.run(create_app(Services.from_settings(scoped, engine_url=engine_url)), workers=1, **common)
+        return 0
+    # N processes behind one port (uvicorn's supervisor): one GIL each. They read their settings
+    # from the environment, so what this process resolved is passed on that way.
+    os.environ["OPENSEARCH_URL"] = engine_url
+    os.environ["LISTING_SEARCH_INSTANCE_ID"] = instance
+    log.info("serving with %d worker processes", workers)
+    uvicorn.run("search_api.app:app_from_env", factory=True, workers=workers, **common)
     return 0
+
+
+def usable_cores() -> int:
+    """The cores this process may run on (a container's CPU set, not the host's count)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
@@ -412,6 +439,12 @@ def build_parser() -> argparse.ArgumentParser:
     api.add_argument("--host", default="127.0.0.1")
     api.add_argument("--port", type=int, default=8000)
     api.add_argument("--access-log", action="store_true", help="log every request (off: the proxy logs them)")
+    api.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="API processes behind the port (default: the usable cores; each has its own GIL and clients)",
+    )
     api.set_defaults(func=cmd_api)
 
     worker = sub.add_parser("worker", help="consume the event stream into the index")

@@ -292,6 +292,25 @@ def _walk_json(name: str, node: Any, depth: int, max_depth: int) -> str | None:
     return None
 
 
+def _relationship_ids(container: dict[str, Any] | None, name: str) -> list[str] | None:
+    """`relationships.<name>.data[*].id` of a to-many relationship, canonical UUIDs in order; None
+    when the relationship is absent. Entries that are not UUIDs are skipped."""
+    rels = container.get("relationships") if isinstance(container, dict) else None
+    rel = rels.get(name) if isinstance(rels, dict) else None
+    data = rel.get("data") if isinstance(rel, dict) else None
+    if not isinstance(data, list):
+        return None
+    out: list[str] = []
+    for ref in data[:MAX_IMAGES]:
+        rid = ref.get("id") if isinstance(ref, dict) else None
+        if isinstance(rid, str):
+            try:
+                out.append(canonical_uuid(rid))
+            except ValueError:
+                continue
+    return out
+
+
 def _relationship_id(container: dict[str, Any] | None, name: str) -> str | None:
     """`relationships.<name>.data.id`, canonicalised; None when absent or not a UUID."""
     if not isinstance(container, dict):
@@ -336,6 +355,10 @@ def _current_stock(resource: dict[str, Any]) -> tuple[int | None, str | None]:
     return qty, None
 
 
+# Flex lets a listing have many images; a bound keeps a hostile event from bloating the document.
+MAX_IMAGES = 100
+
+
 def _listing_resource(resource: dict[str, Any], limits: EventLimits) -> dict[str, Any] | Rejected:
     try:
         attrs = ListingAttributes.model_validate(resource.get("attributes"))
@@ -349,8 +372,9 @@ def _listing_resource(resource: dict[str, Any], limits: EventLimits) -> dict[str
     if err:
         return Rejected(err)
     author = _relationship_id(resource, "author")
+    images = _relationship_ids(resource, "images")
     # privateData is deliberately not copied: the service never stores it.
-    return {
+    listing: dict[str, Any] = {
         "title": attrs.title,
         "description": attrs.description,
         "geolocation": attrs.geolocation.model_dump() if attrs.geolocation else None,
@@ -364,6 +388,11 @@ def _listing_resource(resource: dict[str, Any], limits: EventLimits) -> dict[str
         "authorId": author,
         "currentStock": stock,
     }
+    # A listing event carries its images' ids in order (references/events "Resource data and
+    # previous values"); kept only when present, so listings without them store what they did.
+    if images is not None:
+        listing["imageIds"] = images
+    return listing
 
 
 _COMPONENT_MODELS: dict[str, type[_Model]] = {

@@ -207,30 +207,68 @@ def _same_availability(previous: dict[str, Any], src: dict[str, Any], today: dat
     )
 
 
-def public_resource(listing_id: str, src: dict[str, Any], attributes: Iterable[str] | None = None) -> dict[str, Any]:
+def public_resource(
+    listing_id: str,
+    src: dict[str, Any],
+    attributes: Iterable[str] | None = None,
+    *,
+    include: frozenset[str] | None = None,
+    image_limit: int | None = None,
+) -> dict[str, Any]:
     """The Flex listing resource for a public response; `attributes` selects sparse fields.
 
     Sparse names may be top-level (`title`) or one level into extended data
-    (`publicData.listingType`).
+    (`publicData.listingType`). With `include` (Flex's parameter) the relationships are exactly
+    the included ones that the index can fill (`author`, `images`), as in Flex's answers;
+    without it, `author` alone, as this API has always answered.
     """
     listing = (src.get(LISTING) or {}).get("data") or {}
-    names = PUBLIC_ATTRIBUTES if attributes is None else tuple(attributes)
-    whole = [n for n in names if "." not in n]
-    attrs: dict[str, Any] = {n: listing.get(n) for n in whole}
-    for name in names:
-        head, _, key = name.partition(".")
-        if key and head not in whole:
-            part = attrs.setdefault(head, {})
-            value = (listing.get(head) or {}).get(key)
-            if value is not None:
-                part[key] = value
+    attrs: dict[str, Any]
+    if attributes is None:
+        # Every search renders this way unless `fields.listing` is given: no name to split.
+        attrs = {n: listing.get(n) for n in PUBLIC_ATTRIBUTES}
+    else:
+        names = tuple(attributes)
+        whole = [n for n in names if "." not in n]
+        attrs = {n: listing.get(n) for n in whole}
+        for name in names:
+            head, _, key = name.partition(".")
+            if key and head not in whole:
+                part = attrs.setdefault(head, {})
+                value = (listing.get(head) or {}).get(key)
+                if value is not None:
+                    part[key] = value
     for name in ("publicData", "metadata"):
         if name in attrs and attrs[name] is None:
             attrs[name] = {}
     author = listing.get("authorId")
-    return {
-        "id": listing_id,
-        "type": "listing",
-        "attributes": attrs,
-        "relationships": {"author": {"data": {"id": author, "type": "user"} if author else None}},
-    }
+    relationships: dict[str, Any] = {}
+    if include is None or "author" in include:
+        relationships["author"] = {"data": {"id": author, "type": "user"} if author else None}
+    if include is not None and "images" in include:
+        images = listing.get("imageIds") or []
+        if image_limit is not None:
+            images = images[:image_limit]
+        relationships["images"] = {"data": [{"id": i, "type": "image"} for i in images]}
+    return {"id": listing_id, "type": "listing", "attributes": attrs, "relationships": relationships}
+
+
+def included_entities(resources: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Flex's `included` for the relationships `public_resource` filled: each user and image once.
+
+    The index knows only their ids; a profile and image variants live in Flex. The entities
+    still carry the attribute objects a client reads first (`profile`, `variants`), empty, so the
+    Web Template's denormalisation (which throws on a relationship with no entity) and its
+    components work."""
+    seen: set[tuple[str, str]] = set()
+    out: list[dict[str, Any]] = []
+    for res in resources:
+        for rel in (res.get("relationships") or {}).values():
+            data = rel.get("data")
+            for ref in data if isinstance(data, list) else [data]:
+                if not ref or (ref["type"], ref["id"]) in seen:
+                    continue
+                seen.add((ref["type"], ref["id"]))
+                attrs: dict[str, Any] = {"profile": {}} if ref["type"] == "user" else {"variants": {}}
+                out.append({"id": ref["id"], "type": ref["type"], "attributes": attrs})
+    return out

@@ -8,6 +8,12 @@ cd "$(dirname "$0")/.."
 "${PYTHON:-python3}" scripts/check_fresh_install.py
 . scripts/venv.sh
 install_into_venv '.[test]'
+# The Flex SDK compatibility test runs Sharetribe's published SDK, pinned by tests/sdk/package-lock.json.
+if command -v npm >/dev/null 2>&1; then
+  echo "== npm ci (tests/sdk)"; (cd tests/sdk && npm ci --no-audit --no-fund --loglevel=error)
+else
+  echo "npm not found: the Flex SDK test will skip (CI fails it)"
+fi
 echo "== ruff"; .venv/bin/ruff check .
 echo "== mypy"; .venv/bin/mypy
 echo "== pytest"

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import gc
 import logging
+import os
+import socket
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -12,15 +15,18 @@ from fastapi import FastAPI
 from indexer.celery_app import JobQueue, make_celery
 from indexer.engine_retry import transient
 from indexer.index_admin import ensure_index
-from indexer.metrics import Histogram
+from indexer.metrics import Histogram, flush_histogram, query_metrics_key
 from infra.clients import engine_failure_reason, redis_client
 from search_api.cors import PublicCors
+from search_api.engine_search import EngineSearch
 from search_api.errors import install_error_handlers
+from search_api.flex_edge import FlexEdge
 from search_api.openapi_doc import install_openapi
+from search_api.public_tokens import TokenIssuer
 from search_api.query_timing import QueryTiming
 from search_api.rate_limit import RateLimiter
 from search_api.request_limits import RequestLimits
-from search_api.routes import events, jobs, listings, search_schemas, status
+from search_api.routes import auth_token, events, jobs, listings, search_schemas, status, storefront
 from search_api.routes.status import READY_TIMEOUT_SECONDS
 from search_api.services import Services
 
@@ -30,6 +36,7 @@ log = logging.getLogger(__name__)
 # engine is sick must still answer /healthz, /readyz and /v1/status: that is when operators look.
 START_WAIT_SECONDS = 5.0
 START_RETRY_MAX_SECONDS = 30.0
+METRICS_FLUSH_SECONDS = 1.0
 
 DESCRIPTION = """
 Self-hosted marketplace listing search that speaks the Sharetribe Flex listing-search language.
@@ -61,10 +68,19 @@ def create_app(services: Services, *, job_queue: JobQueue | None = None, ensure_
                     "until the index is there); still trying in the background",
                     START_WAIT_SECONDS,
                 )
+        flusher = threading.Thread(target=_flush_metrics, args=(app, stop), name="metrics-flush", daemon=True)
+        flusher.start()
+        # Start-up leaves hundreds of thousands of long-lived objects (FastAPI, pydantic, clients);
+        # without this every full collection walks them all: tens of milliseconds in the middle of
+        # a search (the p99 against an instant engine, issue 17). Frozen, they are never scanned.
+        gc.collect()
+        gc.freeze()
         try:
             yield
         finally:
             stop.set()
+            await app.state.engine_search.close()
+            flusher.join(5)
             app.state.probe_redis.close()
 
     app = FastAPI(
@@ -76,7 +92,12 @@ def create_app(services: Services, *, job_queue: JobQueue | None = None, ensure_
         openapi_url="/openapi.json",
     )
     app.state.services = services
+    # Public search's engine call, awaited on the event loop (search_api/engine_search.py).
+    app.state.engine_search = EngineSearch.of(services.engine)
     app.state.query_latency = Histogram()
+    # Shared by the worker processes of one `listing-search api --workers N` (see metrics.py).
+    instance = services.settings.instance_id or f"{socket.gethostname()}:{os.getpid()}"
+    app.state.query_latency_key = query_metrics_key(services.keys, instance)
     # /readyz's own Redis client: redis-py has no per-command timeout, and the app's client waits 10 s.
     app.state.probe_redis = redis_client(
         services.settings.redis_url, timeout=READY_TIMEOUT_SECONDS, connect_timeout=READY_TIMEOUT_SECONDS
@@ -86,6 +107,10 @@ def create_app(services: Services, *, job_queue: JobQueue | None = None, ensure_
     settings = services.settings
     # The last added runs first: CORS headers go on every public answer, refusals included, and
     # nothing is parsed before the request is known to be bounded.
+    # Inside the limits and CORS: a refused token still gets CORS headers, so the SDK in a browser
+    # can read the 401 and fetch a fresh token.
+    app.state.token_issuer = TokenIssuer(settings, services.redis, services.keys)
+    app.add_middleware(FlexEdge, issuer=app.state.token_issuer, operator_secret=settings.operator_secret())
     app.add_middleware(RequestLimits, max_body_bytes=settings.max_body_bytes, max_query_bytes=settings.max_query_bytes)
     app.add_middleware(PublicCors, origins=settings.cors_origins)
     app.state.rate_limiter = (
@@ -96,12 +121,39 @@ def create_app(services: Services, *, job_queue: JobQueue | None = None, ensure_
     install_error_handlers(app)
     install_openapi(app)
     app.include_router(listings.router)
+    app.include_router(auth_token.router)
     app.include_router(events.router)
     app.include_router(status.router)
     app.include_router(search_schemas.router)
     app.include_router(jobs.router)
     app.include_router(status.health)
+    app.include_router(storefront.api_router)
+    if settings.storefront:
+        # Off for `listing-search api` unless asked: `/` then answers 404 like any unknown path.
+        app.include_router(storefront.page_router)
     return app
+
+
+def _flush_metrics(app: FastAPI, stop: threading.Event) -> None:
+    """Every second, this process's query latencies go to its instance's histogram in Redis."""
+    services: Services = app.state.services
+    while True:
+        stopping = stop.wait(METRICS_FLUSH_SECONDS)
+        try:
+            flush_histogram(services.redis, app.state.query_latency_key, app.state.query_latency)
+        except Exception as exc:  # Redis away: kept for the next flush; never kill the thread
+            log.warning("cannot flush query metrics yet: %s", exc)
+        if stopping:
+            return
+
+
+def app_from_env() -> FastAPI:
+    """The app of one worker process of `listing-search api --workers N`, built from the environment
+    (uvicorn imports it by name in each process; each gets its own clients)."""
+    from infra.settings import Settings
+
+    settings = Settings()
+    return create_app(Services.from_settings(settings, engine_url=settings.opensearch_url or ""))
 
 
 def _ensure_index_until_done(services: Services, stop: threading.Event, failed: list[BaseException]) -> None:

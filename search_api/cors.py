@@ -1,9 +1,10 @@
-"""CORS for storefronts, on the public search endpoints only (`/v1/api/`).
+"""CORS for storefronts, on the public search endpoints (`/v1/api/`) and the SDK's token endpoint.
 
 Operator endpoints never answer a browser's cross-origin request: their credential must not be
-usable from a web page. Public search needs no credential, so none is ever allowed
-(`Access-Control-Allow-Credentials` is never sent). A refused preflight is a 403 in the
-contract's error shape rather than Starlette's plain text.
+usable from a web page. The Flex SDK sends its anonymous token in `Authorization` on every GET
+and asks `POST /v1/auth/token` for one, so both are allowed from the configured origins. No
+cookie is ever honoured, so `Access-Control-Allow-Credentials` is never sent. A refused
+preflight is a 403 in the contract's error shape rather than Starlette's plain text.
 """
 
 from __future__ import annotations
@@ -14,7 +15,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from search_api.errors import error_body
 
 PUBLIC_PREFIX = "/v1/api/"
+TOKEN_PATH = "/v1/auth/token"
 ALLOWED_METHODS = ("GET", "HEAD")
+TOKEN_METHODS = ("POST",)
 PREFLIGHT_MAX_AGE = 600
 
 
@@ -25,7 +28,8 @@ class PublicCors:
         self.origins = frozenset(origins)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not self.origins or not scope["path"].startswith(PUBLIC_PREFIX):
+        path = scope["path"] if scope["type"] == "http" else ""
+        if not self.origins or not (path.startswith(PUBLIC_PREFIX) or path == TOKEN_PATH):
             await self.app(scope, receive, send)
             return
         headers = Headers(scope=scope)
@@ -35,7 +39,8 @@ class PublicCors:
             return
         allowed = self.any_origin or origin in self.origins
         if scope["method"] == "OPTIONS" and "access-control-request-method" in headers:
-            await self._preflight(send, origin, allowed, headers)
+            methods = TOKEN_METHODS if path == TOKEN_PATH else ALLOWED_METHODS
+            await self._preflight(send, origin, allowed, headers, methods)
             return
         if not allowed:
             await self.app(scope, receive, send)  # no CORS headers: the browser keeps the answer from the page
@@ -45,7 +50,7 @@ class PublicCors:
             if message["type"] == "http.response.start":
                 out = MutableHeaders(scope=message)
                 out.update(self._allow(origin))
-                out["Access-Control-Expose-Headers"] = "Retry-After"
+                out["Access-Control-Expose-Headers"] = "Retry-After, WWW-Authenticate"
             await send(message)
 
         await self.app(scope, receive, send_with_cors)
@@ -55,23 +60,26 @@ class PublicCors:
             return {"Access-Control-Allow-Origin": "*"}
         return {"Access-Control-Allow-Origin": origin, "Vary": "Origin"}
 
-    async def _preflight(self, send: Send, origin: str, allowed: bool, headers: Headers) -> None:
+    async def _preflight(
+        self, send: Send, origin: str, allowed: bool, headers: Headers, methods: tuple[str, ...]
+    ) -> None:
         method = headers["access-control-request-method"].upper()
         if not allowed:
             await _answer(send, 403, error_body(403, f"Origin: {origin!r} is not allowed", source=["header", "Origin"]))
             return
-        if method not in ALLOWED_METHODS:
-            details = f"Access-Control-Request-Method: public search answers {' and '.join(ALLOWED_METHODS)} only"
+        if method not in methods:
+            details = f"Access-Control-Request-Method: this endpoint answers {' and '.join(methods)} only"
             await _answer(send, 403, error_body(403, details, source=["header", "Access-Control-Request-Method"]))
             return
         extra = {
             **self._allow(origin),
-            "Access-Control-Allow-Methods": ", ".join(ALLOWED_METHODS),
+            "Access-Control-Allow-Methods": ", ".join(methods),
             "Access-Control-Max-Age": str(PREFLIGHT_MAX_AGE),
         }
         requested = headers.get("access-control-request-headers")
         if requested:
-            # Nothing a page can add to a GET changes what it may see (no credential is honoured here).
+            # Authorization (the SDK's token), X-Transit-Verbose, Content-Type of the token form: none
+            # lets a page see more than public data, since no cookie is ever honoured.
             extra["Access-Control-Allow-Headers"] = requested
         await _answer(send, 204, b"", extra)
 

@@ -162,6 +162,21 @@ QUERY_PARAMS: Final = (
         "or one key of extended data such as `publicData.listingType`.",
         "title,price,publicData.listingType",
     ),
+    ParamSpec(
+        "include",
+        {"type": "string"},
+        "Relationships to fill, as Flex does: `author` (the author's id, and a user entity in `included` "
+        "with an empty profile) and `images` (the listing's image ids in order, and image entities with no "
+        "variants). Profiles, variants and stock live in Flex: `author.profileImage` and `currentStock` "
+        "are accepted and left out. Without `include`, `relationships.author` holds the author's id.",
+        "author,images",
+    ),
+    ParamSpec(
+        "limit.images",
+        {"type": "integer", "minimum": 0},
+        "Most image ids per listing with `include=images`.",
+        "1",
+    ),
 )
 
 _KNOWN = {p.name for p in QUERY_PARAMS}
@@ -185,6 +200,30 @@ NOT_YET_SUPPORTED: Final = frozenset(
 # Flex SDK parameters that shape the response elsewhere (images, includes) and never filter.
 _IGNORED_PREFIXES: Final = ("fields.", "imageVariant.", "limit.")
 _IGNORED: Final = frozenset({"include"})
+# Relationships `include` may name: the Web Template asks for these on search and listing pages.
+# `author` and `images` are filled with the ids the index holds; profiles, profile images and
+# stock live in Flex, so the others are accepted and left out (see docs/storefront.md).
+INCLUDABLE: Final = ("author", "images", "author.profileImage", "currentStock")
+
+
+@dataclass(frozen=True)
+class ResponseShape:
+    """What `include` and `limit.images` ask of each listing; `include` None = not given."""
+
+    include: frozenset[str] | None = None
+    image_limit: int | None = None
+
+
+def _shape(values: dict[str, str]) -> ResponseShape:
+    include: frozenset[str] | None = None
+    if "include" in values:
+        names = [n.strip() for n in values["include"].split(",") if n.strip()]
+        for name in names:
+            if name not in INCLUDABLE:
+                raise invalid_param("include", f"unknown relationship {name!r}; use any of {', '.join(INCLUDABLE)}")
+        include = frozenset(names)
+    limit = _int("limit.images", values["limit.images"], minimum=0) if "limit.images" in values else None
+    return ResponseShape(include, limit)
 
 
 @dataclass(frozen=True)
@@ -254,6 +293,7 @@ class ListingQuery:
     page: int = 1
     per_page: int = DEFAULT_PER_PAGE
     fields: tuple[str, ...] | None = None
+    shape: ResponseShape = ResponseShape()
     extended: tuple[ExtendedFilter, ...] = ()
     text_schemas: tuple[SearchSchema, ...] = ()
     origin: GeoPoint | None = None
@@ -549,6 +589,7 @@ def parse_listing_query(
         page=page,
         per_page=per_page,
         fields=_fields(values["fields.listing"]) if "fields.listing" in values else None,
+        shape=_shape(values),
         extended=tuple(extended),
         text_schemas=tuple(schemas.of_type("text")),
         origin=_origin(values["origin"]) if "origin" in values else None,
@@ -564,7 +605,7 @@ def parse_listing_query(
     )
 
 
-def parse_show(items: list[tuple[str, str]]) -> tuple[str, tuple[str, ...] | None]:
+def parse_show(items: list[tuple[str, str]]) -> tuple[str, tuple[str, ...] | None, ResponseShape]:
     values = _single(items)
     for name in values:
         if name not in ("id", "fields.listing", *_IGNORED) and not name.startswith(_IGNORED_PREFIXES):
@@ -572,7 +613,7 @@ def parse_show(items: list[tuple[str, str]]) -> tuple[str, tuple[str, ...] | Non
     if "id" not in values:
         raise invalid_param("id", "required")
     fields = _fields(values["fields.listing"]) if "fields.listing" in values else None
-    return _uuid("id", values["id"]), fields
+    return _uuid("id", values["id"]), fields, _shape(values)
 
 
 def openapi_parameters(specs: tuple[ParamSpec, ...] = QUERY_PARAMS) -> list[dict[str, Any]]:

@@ -60,7 +60,8 @@ def document_errors(spec: dict[str, Any]) -> dict[str, Any]:
             responses = operation.setdefault("responses", {})
             responses.pop("422", None)
             for code, response in responses.items():
-                if code[0] in "45":
+                # An answer documented with its own body keeps it (the token endpoint's OAuth errors).
+                if code[0] in "45" and "content" not in response:
                     response["content"] = _ERROR_CONTENT
             for code, description in _RANGES.items():
                 responses.setdefault(code, {"description": description, "content": _ERROR_CONTENT})

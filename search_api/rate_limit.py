@@ -15,6 +15,7 @@ from typing import Any
 
 import redis
 from fastapi import Request
+from starlette.concurrency import run_in_threadpool
 
 from indexer.redis_keys import RedisKeys
 from infra.settings import Settings
@@ -90,8 +91,10 @@ class RateLimiter:
             )
 
 
-def rate_limited(request: Request) -> None:
-    """Dependency of the public search routes (a no-op when no limit is configured)."""
+async def rate_limited(request: Request) -> None:
+    """Dependency of the public search routes. Async, so that with no limit configured it costs
+    nothing: a `def` dependency is a trip through the thread pool on every search (issue 17).
+    The check itself talks to Redis, so it runs in the pool."""
     limiter: RateLimiter | None = request.app.state.rate_limiter
     if limiter is not None:
-        limiter.check(request)
+        await run_in_threadpool(limiter.check, request)

@@ -9,7 +9,8 @@ from fastapi import Depends, Request
 from indexer.context import Services
 
 
-def get_services(request: Request) -> Services:
+async def get_services(request: Request) -> Services:
+    # Async: it only reads app state, and a `def` dependency costs a thread-pool hop per request.
     services: Services = request.app.state.services
     return services
 

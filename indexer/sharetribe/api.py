@@ -54,8 +54,9 @@ EVENT_TYPES = ",".join(sorted(SEARCH_EVENTS | TRANSACTION_EVENTS))
 # (the related id) comes with `include` (the Integration SDK's own fake of the API,
 # src/fake/api.js, answers a listing query without `include` with relationship links only); the
 # author's attributes are not needed (`fields.user=none`, sparse fields as in
-# sharetribe/integration-api-examples scripts/analytics.js).
-LISTING_INCLUDE = {"include": "author,currentStock", "fields.user": "none"}
+# sharetribe/integration-api-examples scripts/analytics.js). Its images' ids too, as listing
+# events carry them (references/events), so a re-sync stores what the events would.
+LISTING_INCLUDE = {"include": "author,currentStock,images", "fields.user": "none", "fields.image": "none"}
 # Transactions whose links are remembered (a few hundred bytes each).
 TRANSACTION_CACHE_SIZE = 4096
 # How long a transaction id Flex answered 404 for is not asked about again.

@@ -11,11 +11,13 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from opensearchpy.exceptions import ConnectionError as EngineConnectionError
 from opensearchpy.exceptions import ConnectionTimeout, TransportError
+from starlette.concurrency import run_in_threadpool
 
 from indexer.index_admin import LiveIndex
 from infra.clients import Deadline
 from schemas.index_layout import F, public_filter
-from schemas.listing_doc import public_resource
+from schemas.listing_doc import included_entities, public_resource
+from search_api.engine_search import EngineSearch
 from search_api.errors import ApiError
 from search_api.facets import facets_answer
 from search_api.listing_params import QueryLimits, openapi_parameters, parse_listing_query, parse_show
@@ -50,6 +52,9 @@ _UNAVAILABLE_RESPONSE = {
     "headers": {"Retry-After": {"description": "Seconds to wait before retrying", "schema": {"type": "integer"}}},
 }
 _RETRY = {"Retry-After": "2"}
+# Only what an answer is made of: the engine skips the rest (`took`, `_shards`, `_index`,
+# `_score`, `sort` of every hit), so less is sent and decoded (issue 17).
+_FILTER_PATH = "hits.total.value,hits.hits._id,hits.hits._source,aggregations"
 
 
 def _json(body: Any, status: int = 200) -> Response:
@@ -83,12 +88,28 @@ def _live(services: ServicesDep, deadline: Deadline) -> LiveIndex:
     return live
 
 
-def _search(services: ServicesDep, live: LiveIndex, body: dict[str, Any], deadline: Deadline) -> dict[str, Any]:
+async def _live_now(services: ServicesDep, deadline: Deadline) -> LiveIndex:
+    """The live index without leaving the event loop while it is cached (all but one request a
+    second); a resolution, which may wait on the engine, goes to the thread pool."""
+    fresh, live = services.live.cached()
+    if not fresh:
+        return await run_in_threadpool(_live, services, deadline)
+    if live is None:
+        raise ApiError(503, "the index does not exist yet; retry shortly", headers=_RETRY)
+    return live
+
+
+async def _search(
+    request: Request, services: ServicesDep, live: LiveIndex, body: dict[str, Any], deadline: Deadline
+) -> dict[str, Any]:
     # The index's own filtered alias: the schemas used to parse are the ones this index has.
+    engine: EngineSearch = request.app.state.engine_search
     try:
-        result: dict[str, Any] = services.engine.search(
-            index=live.public_alias(services.names), body=body, request_timeout=deadline.request_timeout()
+        result = await engine.search(
+            live.public_alias(services.names), body, timeout=deadline.request_timeout(), filter_path=_FILTER_PATH
         )
+        # filter_path drops `hits.hits` when nothing matched.
+        result.setdefault("hits", {}).setdefault("hits", [])
         return result
     except EngineConnectionError as exc:
         raise _unreachable(exc, deadline) from exc
@@ -143,14 +164,20 @@ def _search(services: ServicesDep, live: LiveIndex, body: dict[str, Any], deadli
         },
     },
 )
-def query_listings(request: Request, services: ServicesDep) -> Response:
+async def query_listings(request: Request, services: ServicesDep) -> Response:
     deadline = _deadline(services)
-    live = _live(services, deadline)
+    live = await _live_now(services, deadline)
     limits = QueryLimits(services.settings.max_keywords_chars, services.settings.max_ids)
     q = parse_listing_query(request.query_params.multi_items(), live.schemas, limits)
-    result = _search(services, live, search_body(q), deadline)
+    result = await _search(request, services, live, search_body(q), deadline)
     total = int(result["hits"]["total"]["value"])
-    data = [public_resource(hit["_id"], hit["_source"].get(F.SOURCE, {}), q.fields) for hit in result["hits"]["hits"]]
+    shape = q.shape
+    data = [
+        public_resource(
+            hit["_id"], hit["_source"].get(F.SOURCE, {}), q.fields, include=shape.include, image_limit=shape.image_limit
+        )
+        for hit in result["hits"]["hits"]
+    ]
     meta: dict[str, Any] = {
         "totalItems": total,
         "totalPages": math.ceil(total / q.per_page),
@@ -160,6 +187,8 @@ def query_listings(request: Request, services: ServicesDep) -> Response:
     }
     if q.facets:
         meta["facets"] = facets_answer(q.facets, result.get("aggregations", {}), q.facet_limit)
+    if shape.include is not None:
+        return _json({"data": data, "included": included_entities(data), "meta": meta})
     return _json({"data": data, "meta": meta})
 
 
@@ -176,7 +205,7 @@ def query_listings(request: Request, services: ServicesDep) -> Response:
                 "schema": {"type": "string", "format": "uuid"},
                 "description": "Listing UUID.",
             },
-            *[p for p in openapi_parameters() if p["name"] == "fields.listing"],
+            *[p for p in openapi_parameters() if p["name"] in ("fields.listing", "include", "limit.images")],
         ],
         "responses": {
             "200": {"content": {"application/json": {"example": {"data": _LISTING_EXAMPLE}}}},
@@ -186,8 +215,8 @@ def query_listings(request: Request, services: ServicesDep) -> Response:
         },
     },
 )
-def show_listing(request: Request, services: ServicesDep) -> Response:
-    listing_id, fields = parse_show(request.query_params.multi_items())
+async def show_listing(request: Request, services: ServicesDep) -> Response:
+    listing_id, fields, shape = parse_show(request.query_params.multi_items())
     deadline = _deadline(services)
     # The same filtered path as search, so visibility is decided in exactly one way.
     body = {
@@ -195,7 +224,12 @@ def show_listing(request: Request, services: ServicesDep) -> Response:
         "size": 1,
         "_source": [f"{F.SOURCE}.listing"],
     }
-    hits = _search(services, _live(services, deadline), body, deadline)["hits"]["hits"]
+    hits = (await _search(request, services, await _live_now(services, deadline), body, deadline))["hits"]["hits"]
     if not hits:
         raise ApiError(404, f"no published listing with id {listing_id}", param="id")
-    return _json({"data": public_resource(listing_id, hits[0]["_source"].get(F.SOURCE, {}), fields)})
+    data = public_resource(
+        listing_id, hits[0]["_source"].get(F.SOURCE, {}), fields, include=shape.include, image_limit=shape.image_limit
+    )
+    if shape.include is not None:
+        return _json({"data": data, "included": included_entities([data])})
+    return _json({"data": data})

@@ -16,7 +16,7 @@ from fastapi.responses import PlainTextResponse, Response
 
 from indexer import dead_letters
 from indexer.intake import event_limits
-from indexer.metrics import render
+from indexer.metrics import flush_histogram, render
 from indexer.sharetribe.poller import sync_status
 from indexer.status import full_status, probe_engine, probe_redis
 from search_api.auth import OperatorDep
@@ -122,7 +122,10 @@ def replay_all_dead_letters(services: ServicesDep) -> dict[str, Any]:
 )
 def metrics(request: Request, services: ServicesDep) -> PlainTextResponse:
     engine_up = probe_engine(services.engine, services.names, METRICS_ENGINE_PROBE_SECONDS) is None
-    text = render(services.redis, services.keys, request.app.state.query_latency, engine_up=engine_up)
+    # This process's latest searches first; the instance's other workers flush theirs every second.
+    key = request.app.state.query_latency_key
+    flush_histogram(services.redis, key, request.app.state.query_latency)
+    text = render(services.redis, services.keys, key, engine_up=engine_up)
     return PlainTextResponse(text, media_type="text/plain; version=0.0.4")
 
 

@@ -37,7 +37,7 @@ def test_simple_request_from_a_storefront(cors: Service) -> None:
     bad = cors.public.get("/v1/api/listings/show", params={"id": "x"}, headers={"Origin": STOREFRONT})
     contract_error(bad, 400, ["query", "id"])
     assert bad.headers["access-control-allow-origin"] == STOREFRONT
-    assert bad.headers["access-control-expose-headers"] == "Retry-After"
+    assert bad.headers["access-control-expose-headers"] == "Retry-After, WWW-Authenticate"
 
 
 def test_other_origins_get_no_cors_headers(cors: Service) -> None:

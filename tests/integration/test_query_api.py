@@ -254,6 +254,8 @@ def test_openapi_describes_every_parameter(catalog: tuple[Service, dict[str, str
         "page",
         "perPage",
         "fields.listing",
+        "include",
+        "limit.images",
         "origin",
         "bounds",
         "start",
@@ -267,5 +269,6 @@ def test_openapi_describes_every_parameter(catalog: tuple[Service, dict[str, str
         "facetLimit",
     }
     assert all(p["description"] for p in params)
-    assert {p["name"] for p in spec["paths"]["/v1/api/listings/show"]["get"]["parameters"]} == {"id", "fields.listing"}
+    show = spec["paths"]["/v1/api/listings/show"]["get"]["parameters"]
+    assert {p["name"] for p in show} == {"id", "fields.listing", "include", "limit.images"}
     assert svc.public.get("/docs").status_code == 200

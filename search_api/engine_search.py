@@ -1,0 +1,94 @@
+"""The public search's one engine call, made on the event loop: `POST /<index>/_search`.
+
+Through opensearch-py a search was a hop to the thread pool and back, the client's request
+layers, urllib3, and a decode: together the larger part of what the API added to a search
+(issue 17, `bench.api_throughput`; figures in docs/benchmarks.md). This is the same REST call
+with aiohttp's pooled keep-alive connections, awaited, so a search never leaves the event loop.
+
+Failures are raised as opensearch-py's own exceptions, as opensearch-py would raise them
+(`Connection._raise_error`): `ConnectionTimeout` for a timeout, `ConnectionError` for a
+refused or broken connection, the status's `TransportError` subclass for an error answer. So
+callers handle one set of exceptions whichever client made the call. No retries, as the
+engine client is configured (`max_retries=0`): the caller decides.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+import aiohttp
+import orjson
+from opensearchpy import OpenSearch
+from opensearchpy.exceptions import HTTP_EXCEPTIONS, ConnectionTimeout, TransportError
+from opensearchpy.exceptions import ConnectionError as EngineConnectionError
+
+_JSON = {"content-type": "application/json", "accept": "application/json"}
+
+
+class EngineSearch:
+    """One per API process; its session is made on first use, in the loop that serves."""
+
+    def __init__(self, url: str, *, headers: dict[str, str] | None = None, pool: int = 64) -> None:
+        self.url = url.rstrip("/")
+        self.headers = {**_JSON, **(headers or {})}
+        self.pool = pool
+        self._session: aiohttp.ClientSession | None = None
+
+    @classmethod
+    def of(cls, engine: OpenSearch) -> EngineSearch:
+        """Where the engine client points, and its credentials: one engine for both clients,
+        whatever made the client (a test's proxy included)."""
+        conn = engine.transport.get_connection()
+        auth = {k: v for k, v in conn.headers.items() if k.lower() == "authorization"}
+        return cls(f"{conn.host}{conn.url_prefix}", headers=auth)
+
+    def _open(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=self.pool, ttl_dns_cache=300))
+        return self._session
+
+    async def search(
+        self, index: str, body: dict[str, Any], *, timeout: float, filter_path: str | None = None
+    ) -> dict[str, Any]:
+        url = f"{self.url}/{quote(index, safe=',*')}/_search"
+        params = {"filter_path": filter_path} if filter_path else None
+        try:
+            async with self._open().post(
+                url,
+                data=orjson.dumps(body),
+                params=params,
+                headers=self.headers,
+                timeout=aiohttp.ClientTimeout(total=timeout),
+            ) as resp:
+                raw = await resp.read()
+                status, content_type = resp.status, resp.headers.get("content-type", "")
+        except TimeoutError as exc:  # aiohttp's ServerTimeoutError is one too
+            raise ConnectionTimeout("TIMEOUT", f"no answer within {timeout:.3g} s", exc) from exc
+        except (aiohttp.ClientError, OSError) as exc:
+            raise EngineConnectionError("N/A", str(exc), exc) from exc
+        if status >= 300:
+            _raise_error(status, raw, content_type)
+        result: dict[str, Any] = orjson.loads(raw)
+        return result
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+
+def _raise_error(status: int, raw: bytes, content_type: str) -> None:
+    """opensearch-py's `Connection._raise_error`: the status's exception, with the error's type."""
+    message: Any = raw.decode("utf-8", "replace")
+    info: Any = None
+    if raw and content_type.split(";")[0].strip() == "application/json":
+        try:
+            info = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            info = None
+        if isinstance(info, dict):
+            message = info.get("error", message)
+            if isinstance(message, dict) and "type" in message:
+                message = message["type"]
+    raise HTTP_EXCEPTIONS.get(status, TransportError)(status, message, info)

@@ -1,0 +1,137 @@
+"""What the Flex SDK needs at the edge of the public API (`/v1/api/`): its bearer token, and Transit.
+
+- `Authorization` is optional (public search needs no credential), but one that is sent must be
+  good: the operator token or a token from `POST /v1/auth/token`. Anything else is a 401, which
+  is what makes the SDK fetch a fresh anonymous token and retry once
+  (sharetribe-flex-sdk src/interceptors/retry_with_anon_token.js).
+- The SDK sends `Accept: application/transit+json` and decodes a body only when the answer's
+  Content-Type starts with that (src/interceptors/transit_response.js); `X-Transit-Verbose: true`
+  asks for the verbose form (src/sdk.js createHeaders). Such requests get every answer, errors
+  included, re-encoded from the routes' JSON; everyone else gets the JSON untouched.
+
+A pure ASGI middleware: the JSON path gains one header (`Vary: Accept`) and nothing else.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+
+import orjson
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from search_api import transit
+from search_api.errors import error_body
+from search_api.public_tokens import TokenIssuer
+
+log = logging.getLogger(__name__)
+
+PUBLIC_PREFIX = "/v1/api/"
+_JSON = b"application/json"
+
+
+def reencode(body: bytes, *, verbose: bool) -> bytes:
+    """A JSON answer of the API as Transit, with Flex's types."""
+    return transit.dumps(transit.typed_body(orjson.loads(body)), verbose=verbose)
+
+
+class FlexEdge:
+    def __init__(self, app: ASGIApp, *, issuer: TokenIssuer, operator_secret: str | None) -> None:
+        self.app = app
+        self.issuer = issuer
+        self.operator_secret = operator_secret.encode() if operator_secret else None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith(PUBLIC_PREFIX):
+            await self.app(scope, receive, send)
+            return
+        accept: bytes | None = None
+        authorization: bytes | None = None
+        verbose = False
+        for name, value in scope["headers"]:
+            if name == b"accept":
+                accept = value
+            elif name == b"authorization":
+                authorization = value
+            elif name == b"x-transit-verbose":
+                verbose = value.strip().lower() == b"true"
+        as_transit = accept is not None and transit.wants_transit(accept.decode("latin-1"))
+        if authorization is not None and scope["method"] != "OPTIONS":
+            problem = self._refused(authorization)
+            if problem is not None:
+                body = error_body(401, f"Authorization: {problem}", source=["header", "Authorization"])
+                await self._send_error(send, body, as_transit=as_transit, verbose=verbose)
+                return
+        if as_transit:
+            await self.app(scope, receive, _TransitSend(send, verbose))
+        else:
+            await self.app(scope, receive, _vary_accept(send))
+
+    def _refused(self, header: bytes) -> str | None:
+        scheme, _, token = header.decode("latin-1").strip().partition(" ")
+        token = token.strip()
+        if scheme.lower() != "bearer" or not token:
+            return "expected `Bearer <token>`"
+        if self.operator_secret is not None and hmac.compare_digest(token.encode("latin-1"), self.operator_secret):
+            return None
+        return self.issuer.verify(token)
+
+    async def _send_error(self, send: Send, body: bytes, *, as_transit: bool, verbose: bool) -> None:
+        content_type = _JSON
+        if as_transit:
+            body, content_type = reencode(body, verbose=verbose), transit.CONTENT_TYPE.encode()
+        headers = [
+            (b"content-type", content_type),
+            (b"content-length", str(len(body)).encode()),
+            (b"www-authenticate", b'Bearer error="invalid_token"'),
+            (b"vary", b"Accept"),
+        ]
+        await send({"type": "http.response.start", "status": 401, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+
+def _vary_accept(send: Send) -> Send:
+    async def send_with_vary(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            message["headers"] = [*message.get("headers", []), (b"vary", b"Accept")]
+        await send(message)
+
+    return send_with_vary
+
+
+class _TransitSend:
+    """Holds back a JSON answer until its last byte, then sends it as Transit."""
+
+    def __init__(self, send: Send, verbose: bool) -> None:
+        self.send = send
+        self.verbose = verbose
+        self.start: Message | None = None
+        self.chunks: list[bytes] = []
+
+    async def __call__(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            headers = message.get("headers", [])
+            is_json = any(k == b"content-type" and v.split(b";")[0].strip() == _JSON for k, v in headers)
+            if not is_json:
+                await self.send({**message, "headers": [*headers, (b"vary", b"Accept")]})
+                return
+            self.start = message
+            return
+        if message["type"] != "http.response.body" or self.start is None:
+            await self.send(message)
+            return
+        self.chunks.append(message.get("body", b""))
+        if message.get("more_body", False):
+            return
+        body = b"".join(self.chunks)
+        start, self.start = self.start, None
+        if body:
+            body = reencode(body, verbose=self.verbose)
+        headers = [(k, v) for k, v in start.get("headers", []) if k not in (b"content-type", b"content-length")]
+        headers += [
+            (b"content-type", transit.CONTENT_TYPE.encode()),
+            (b"content-length", str(len(body)).encode()),
+            (b"vary", b"Accept"),
+        ]
+        await self.send({**start, "headers": headers})
+        await self.send({"type": "http.response.body", "body": body})
