@@ -14,6 +14,7 @@ engine client is configured (`max_retries=0`): the caller decides.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 from urllib.parse import quote
 
@@ -53,20 +54,29 @@ class EngineSearch:
     ) -> dict[str, Any]:
         url = f"{self.url}/{quote(index, safe=',*')}/_search"
         params = {"filter_path": filter_path} if filter_path else None
-        try:
-            async with self._open().post(
-                url,
-                data=orjson.dumps(body),
-                params=params,
-                headers=self.headers,
-                timeout=aiohttp.ClientTimeout(total=timeout),
-            ) as resp:
-                raw = await resp.read()
-                status, content_type = resp.status, resp.headers.get("content-type", "")
-        except TimeoutError as exc:  # aiohttp's ServerTimeoutError is one too
-            raise ConnectionTimeout("TIMEOUT", f"no answer within {timeout:.3g} s", exc) from exc
-        except (aiohttp.ClientError, OSError) as exc:
-            raise EngineConnectionError("N/A", str(exc), exc) from exc
+        data = orjson.dumps(body)
+        began = time.monotonic()
+        for attempt in (1, 2):
+            try:
+                async with self._open().post(
+                    url,
+                    data=data,
+                    params=params,
+                    headers=self.headers,
+                    timeout=aiohttp.ClientTimeout(total=timeout - (time.monotonic() - began)),
+                ) as resp:
+                    raw = await resp.read()
+                    status, content_type = resp.status, resp.headers.get("content-type", "")
+                break
+            except aiohttp.ServerDisconnectedError as exc:
+                # A kept-alive connection the engine had just closed: a search is safe to send
+                # again, once, on a new connection (urllib3 checks for this before reusing one).
+                if attempt == 2 or time.monotonic() - began >= timeout:
+                    raise EngineConnectionError("N/A", str(exc), exc) from exc
+            except TimeoutError as exc:  # aiohttp's ServerTimeoutError is one too
+                raise ConnectionTimeout("TIMEOUT", f"no answer within {timeout:.3g} s", exc) from exc
+            except (aiohttp.ClientError, OSError) as exc:
+                raise EngineConnectionError("N/A", str(exc), exc) from exc
         if status >= 300:
             _raise_error(status, raw, content_type)
         result: dict[str, Any] = orjson.loads(raw)
