@@ -79,13 +79,18 @@ class EngineSearch:
                 raise EngineConnectionError("N/A", str(exc), exc) from exc
         if status >= 300:
             _raise_error(status, raw, content_type)
-        result: dict[str, Any] = orjson.loads(raw)
-        return result
+        return _decode(raw)
 
     async def close(self) -> None:
         if self._session is not None:
             await self._session.close()
             self._session = None
+
+
+def _decode(raw: bytes) -> dict[str, Any]:
+    # Its own frame, so that a profile shows the decode apart from the HTTP client.
+    result: dict[str, Any] = orjson.loads(raw)
+    return result
 
 
 def _raise_error(status: int, raw: bytes, content_type: str) -> None:
