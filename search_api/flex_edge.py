@@ -18,6 +18,7 @@ import hmac
 import logging
 
 import orjson
+import redis
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from search_api import transit
@@ -57,7 +58,14 @@ class FlexEdge:
                 verbose = value.strip().lower() == b"true"
         as_transit = accept is not None and transit.wants_transit(accept.decode("latin-1"))
         if authorization is not None and scope["method"] != "OPTIONS":
-            problem = self._refused(authorization)
+            try:
+                problem = self._refused(authorization)
+            except redis.RedisError as exc:
+                # The deployment's token secret lives in Redis (unless configured): no Redis, no check.
+                log.warning("cannot check a bearer token: %s", exc)
+                body = error_body(503, "Authorization: the token cannot be checked right now; retry shortly")
+                await self._send_error(send, body, as_transit=as_transit, verbose=verbose, status=503)
+                return
             if problem is not None:
                 body = error_body(401, f"Authorization: {problem}", source=["header", "Authorization"])
                 await self._send_error(send, body, as_transit=as_transit, verbose=verbose)
@@ -76,17 +84,22 @@ class FlexEdge:
             return None
         return self.issuer.verify(token)
 
-    async def _send_error(self, send: Send, body: bytes, *, as_transit: bool, verbose: bool) -> None:
+    async def _send_error(
+        self, send: Send, body: bytes, *, as_transit: bool, verbose: bool, status: int = 401
+    ) -> None:
         content_type = _JSON
         if as_transit:
             body, content_type = reencode(body, verbose=verbose), transit.CONTENT_TYPE.encode()
         headers = [
             (b"content-type", content_type),
             (b"content-length", str(len(body)).encode()),
-            (b"www-authenticate", b'Bearer error="invalid_token"'),
             (b"vary", b"Accept"),
         ]
-        await send({"type": "http.response.start", "status": 401, "headers": headers})
+        if status == 401:
+            headers.append((b"www-authenticate", b'Bearer error="invalid_token"'))
+        else:
+            headers.append((b"retry-after", b"2"))
+        await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 from urllib.parse import parse_qs
 
 import orjson
+import redis
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
@@ -43,6 +44,8 @@ def _oauth_error(status: int, error: str, description: str) -> Response:
     headers = dict(_NO_STORE)
     if status == 401:
         headers["WWW-Authenticate"] = 'Basic realm="listing-search"'
+    if status == 503:
+        headers["Retry-After"] = "2"
     body = orjson.dumps({"error": error, "error_description": description})
     return Response(body, status_code=status, media_type="application/json", headers=headers)
 
@@ -81,6 +84,10 @@ def _oauth_error(status: int, error: str, description: str) -> Response:
                 "description": "OAuth 2.0 error: invalid_client",
                 "content": {"application/json": {"schema": _OAUTH_ERROR_SCHEMA}},
             },
+            "503": {
+                "description": "OAuth 2.0 error: temporarily_unavailable (Redis, which holds the secret, is away)",
+                "content": {"application/json": {"schema": _OAUTH_ERROR_SCHEMA}},
+            },
         },
     },
 )
@@ -115,4 +122,9 @@ async def issue_token(request: Request) -> Response:
     scope = fields.get("scope", SCOPE)
     if scope != SCOPE:
         return _oauth_error(400, "invalid_scope", f"{scope!r}: only {SCOPE} is issued")
-    return Response(orjson.dumps(issuer.issue(client_id)), media_type="application/json", headers=_NO_STORE)
+    try:
+        issued = issuer.issue(client_id)
+    except redis.RedisError:
+        # RFC 6749 section 4.1.2.1's code for a server that cannot answer now.
+        return _oauth_error(503, "temporarily_unavailable", "the token secret cannot be read right now; retry shortly")
+    return Response(orjson.dumps(issued), media_type="application/json", headers=_NO_STORE)
