@@ -42,6 +42,7 @@ import orjson
 from bench.common import (
     BOSTON,
     RESULTS,
+    cli_env,
     engine,
     load_documents,
     percentile,
@@ -52,7 +53,7 @@ from bench.common import (
     wait_http,
     write_results,
 )
-from bench.query_overhead import run_clients, storefront_queries
+from bench.query_overhead import storefront_queries
 from bench.scale import boston, events
 from indexer.context import Services
 from indexer.index_admin import live_index
@@ -67,19 +68,6 @@ GOALS = {"overheadP50Ms": 1.0, "overheadP99Ms": 5.0, "perCorePerSecond": 1000, "
 
 def mix_urls() -> dict[str, str]:
     return {name: f"{PATH}?{urlencode({**params, 'perPage': '24'})}" for name, params in storefront_queries().items()}
-
-
-def _env(built: Services, engine_url: str, **extra: str) -> dict[str, str]:
-    s = built.settings
-    return {
-        **os.environ,
-        "OPENSEARCH_URL": engine_url,
-        "REDIS_URL": s.redis_url,
-        "LISTING_SEARCH_INDEX_PREFIX": s.index_prefix,
-        "LISTING_SEARCH_REDIS_PREFIX": s.redis_prefix,
-        "LISTING_SEARCH_OPERATOR_TOKEN": "bench-token",
-        **extra,
-    }
 
 
 @contextmanager
@@ -116,8 +104,8 @@ def api(
     """`listing-search api`: this checkout's, or (`code`) an older checkout's, run from its folder."""
     if code is None:
         argv = [*cli_command(), "api", "--port", str(port), "--workers", str(workers)]
-        return process(argv, _env(built, engine_url), cores=cores)
-    env = _env(built, engine_url, PYTHONPATH=str(code))
+        return process(argv, cli_env(built, engine_url), cores=cores)
+    env = cli_env(built, engine_url, PYTHONPATH=str(code))
     # An editable install's import hook would send `import search_api` back to this checkout.
     boot = (
         "import runpy, sys; "
@@ -513,7 +501,7 @@ def _real_engine(built: Services, base: str, rounds: int, seconds: float) -> dic
     return measure(built, live, base, ns, 0)
 
 
-__all__ = ["main", "run_clients"]
+__all__ = ["main"]
 
 if __name__ == "__main__":
     main()

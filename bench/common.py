@@ -242,11 +242,10 @@ def load_documents(built: Services, raw: Sequence[dict[str, Any]], *, chunk: int
     return len(groups)
 
 
-@contextmanager
-def cli_process(built: Services, engine_url: str, *args: str, **env: str) -> Iterator[subprocess.Popen[bytes]]:
-    """`listing-search <args>` as its own process, on this deployment's prefixes."""
+def cli_env(built: Services, engine_url: str, **env: str) -> dict[str, str]:
+    """The environment of a `listing-search` process on this deployment's prefixes."""
     s = built.settings
-    environment = {
+    return {
         **os.environ,
         "OPENSEARCH_URL": engine_url,
         "REDIS_URL": s.redis_url,
@@ -256,8 +255,16 @@ def cli_process(built: Services, engine_url: str, *args: str, **env: str) -> Ite
         "LISTING_SEARCH_REPLICAS": "0",
         **env,
     }
+
+
+@contextmanager
+def cli_process(built: Services, engine_url: str, *args: str, **env: str) -> Iterator[subprocess.Popen[bytes]]:
+    """`listing-search <args>` as its own process, on this deployment's prefixes."""
     proc = subprocess.Popen(
-        [*cli_command(), *args], env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        [*cli_command(), *args],
+        env=cli_env(built, engine_url, **env),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     try:
         yield proc

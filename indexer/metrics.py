@@ -51,10 +51,6 @@ class Histogram:
             self._counts[bisect.bisect_left(BUCKETS, value)] += 1
             self._sum += value
 
-    def snapshot(self) -> tuple[list[int], float]:
-        with self._lock:
-            return list(self._counts), self._sum
-
     def drain(self) -> tuple[list[int], float]:
         """What was observed since the last drain, and start again from zero."""
         with self._lock:
@@ -98,9 +94,13 @@ def flush_histogram(client: redis.Redis, key: str, histogram: Histogram) -> None
         raise
 
 
-def _redis_histogram(client: redis.Redis, key: str) -> tuple[list[int], float]:
+def _read_hash(client: redis.Redis, key: str) -> dict[str, str]:
     raw: Any = client.hgetall(key)
-    got = {k.decode(): v.decode() for k, v in raw.items()}
+    return {k.decode(): v.decode() for k, v in raw.items()}
+
+
+def _buckets(got: dict[str, str]) -> tuple[list[int], float]:
+    """Per-bucket counts and the sum of a histogram kept in a Redis hash (`le:<bound>`, `sum`)."""
     return [int(got.get(f"le:{label}", 0)) for label in _LABELS], float(got.get("sum", 0))
 
 
@@ -146,23 +146,19 @@ def render(client: redis.Redis, keys: RedisKeys, query_latency_key: str, *, engi
             f"# TYPE listing_search_{name} gauge",
             f"listing_search_{name} {value}",
         ]
-    raw: Any = client.hgetall(bulk_metrics_key(keys))
-    bulk = {k.decode(): v.decode() for k, v in raw.items()}
-    per_bucket = [int(bulk.get(f"le:{b}", 0)) for b in BUCKETS] + [int(bulk.get("le:+Inf", 0))]
+    bulk = _read_hash(client, bulk_metrics_key(keys))
     lines += _histogram_lines(
-        "listing_search_bulk_seconds", "Duration of the workers' _bulk requests.", per_bucket, float(bulk.get("sum", 0))
+        "listing_search_bulk_seconds", "Duration of the workers' _bulk requests.", *_buckets(bulk)
     )
     lines += [
         "# HELP listing_search_documents_written_total Documents the workers wrote.",
         "# TYPE listing_search_documents_written_total counter",
         f"listing_search_documents_written_total {int(bulk.get('documents', 0))}",
     ]
-    counts, total = _redis_histogram(client, query_latency_key)
     lines += _histogram_lines(
         "listing_search_query_seconds",
         "Public search latency in this API instance (all its worker processes).",
-        counts,
-        total,
+        *_buckets(_read_hash(client, query_latency_key)),
     )
     current = client.get(keys.current_rebuild)
     rec = jobs.get(client, keys, current.decode()) if isinstance(current, bytes) else None

@@ -70,9 +70,9 @@ def create_app(services: Services, *, job_queue: JobQueue | None = None, ensure_
                 )
         flusher = threading.Thread(target=_flush_metrics, args=(app, stop), name="metrics-flush", daemon=True)
         flusher.start()
-        # Start-up leaves hundreds of thousands of long-lived objects (FastAPI, pydantic, clients);
-        # without this every full collection walks them all: tens of milliseconds in the middle of
-        # a search (the p99 against an instant engine, issue 17). Frozen, they are never scanned.
+        # Start-up leaves many long-lived objects (FastAPI, pydantic, clients) that every full
+        # collection would walk again, in the middle of some search. Frozen, they are never
+        # scanned. A cheap guard for the tail; its effect was not measured on its own (issue 17).
         gc.collect()
         gc.freeze()
         try:

@@ -22,12 +22,12 @@ import redis
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from search_api import transit
+from search_api.cors import PUBLIC_PREFIX
 from search_api.errors import error_body
 from search_api.public_tokens import TokenIssuer
 
 log = logging.getLogger(__name__)
 
-PUBLIC_PREFIX = "/v1/api/"
 _JSON = b"application/json"
 
 

@@ -8,6 +8,7 @@ import time
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from indexer.metrics import Histogram
+from search_api.cors import PUBLIC_PREFIX
 
 
 class QueryTiming:
@@ -16,7 +17,7 @@ class QueryTiming:
         self.histogram = histogram
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not scope["path"].startswith("/v1/api/"):
+        if scope["type"] != "http" or not scope["path"].startswith(PUBLIC_PREFIX):
             await self.app(scope, receive, send)
             return
         began = time.perf_counter()

@@ -61,7 +61,7 @@ def _json(body: Any, status: int = 200) -> Response:
     return Response(orjson.dumps(body), status_code=status, media_type="application/json")
 
 
-def _deadline(services: ServicesDep) -> Deadline:
+def search_deadline(services: ServicesDep) -> Deadline:
     """One budget per request for the live-index lookup and the search together: a hung engine costs
     the storefront `search_timeout_seconds`, not that twice over and not the engine client's 30 s."""
     return Deadline(services.settings.search_timeout_seconds)
@@ -76,7 +76,8 @@ def _unreachable(exc: EngineConnectionError, deadline: Deadline) -> ApiError:
     return ApiError(503, details, headers=_RETRY)
 
 
-def _live(services: ServicesDep, deadline: Deadline) -> LiveIndex:
+def live_or_503(services: ServicesDep, deadline: Deadline) -> LiveIndex:
+    """The live index, or the 503 (with Retry-After) that says why there is none to search."""
     try:
         live = services.live.get(deadline)
     except EngineConnectionError as exc:
@@ -90,13 +91,12 @@ def _live(services: ServicesDep, deadline: Deadline) -> LiveIndex:
 
 async def _live_now(services: ServicesDep, deadline: Deadline) -> LiveIndex:
     """The live index without leaving the event loop while it is cached (all but one request a
-    second); a resolution, which may wait on the engine, goes to the thread pool."""
+    second); a resolution, which may wait on the engine, goes to the thread pool, and so does
+    the rare answer "no index yet", which `live_or_503` turns into its 503."""
     fresh, live = services.live.cached()
-    if not fresh:
-        return await run_in_threadpool(_live, services, deadline)
-    if live is None:
-        raise ApiError(503, "the index does not exist yet; retry shortly", headers=_RETRY)
-    return live
+    if fresh and live is not None:
+        return live
+    return await run_in_threadpool(live_or_503, services, deadline)
 
 
 async def _search(
@@ -165,7 +165,7 @@ async def _search(
     },
 )
 async def query_listings(request: Request, services: ServicesDep) -> Response:
-    deadline = _deadline(services)
+    deadline = search_deadline(services)
     live = await _live_now(services, deadline)
     limits = QueryLimits(services.settings.max_keywords_chars, services.settings.max_ids)
     q = parse_listing_query(request.query_params.multi_items(), live.schemas, limits)
@@ -217,7 +217,7 @@ async def query_listings(request: Request, services: ServicesDep) -> Response:
 )
 async def show_listing(request: Request, services: ServicesDep) -> Response:
     listing_id, fields, shape = parse_show(request.query_params.multi_items())
-    deadline = _deadline(services)
+    deadline = search_deadline(services)
     # The same filtered path as search, so visibility is decided in exactly one way.
     body = {
         "query": {"bool": {"filter": [*public_filter(), {"ids": {"values": [listing_id]}}]}},

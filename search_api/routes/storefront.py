@@ -24,13 +24,11 @@ from typing import Final
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
-from opensearchpy.exceptions import ConnectionError as EngineConnectionError
-from opensearchpy.exceptions import TransportError
 from pydantic import BaseModel
 
-from infra.clients import Deadline
 from schemas.search_schema import SchemaType, Scope, SearchSchema
 from search_api.errors import ApiError
+from search_api.routes.listings import live_or_503, search_deadline
 from search_api.services import ServicesDep
 
 PAGE_PACKAGE: Final = "search_api"
@@ -54,7 +52,6 @@ _CSP: Final = (
     "img-src 'self' data: https://tile.openstreetmap.org; "
     "base-uri 'none'; form-action 'self'; frame-ancestors 'none'; object-src 'none'"
 )
-_RETRY: Final = {"Retry-After": "2"}
 
 
 @dataclass(frozen=True)
@@ -133,13 +130,8 @@ api_router = APIRouter(prefix="/v1/api", tags=["public search"])
     },
 )
 def public_search_schemas(services: ServicesDep) -> PublicSchemas:
-    deadline = Deadline(services.settings.search_timeout_seconds)
-    try:
-        live = services.live.get(deadline)
-    except (EngineConnectionError, TransportError) as exc:
-        raise ApiError(503, "the search engine is unreachable; retry shortly", headers=_RETRY) from exc
-    if live is None:
-        raise ApiError(503, "the index does not exist yet; retry shortly", headers=_RETRY)
+    # The same lookup, budget and 503s as a search: the list is what a search would parse with.
+    live = live_or_503(services, search_deadline(services))
     return PublicSchemas(data=[_public(schema) for schema in live.schemas])
 
 
