@@ -160,7 +160,12 @@ def test_first_sync_resyncs_pages_and_follows_events(engine_url: str, redis_url:
     with synced(engine_url, redis_url, standin_options={"pagination_limit": 1}) as (stand, svc, driver):
         market = stand.market
         rng = random.Random(11)
+        # More listings than one page of listings/query (100) before the first poll, whatever the
+        # random changes delete: the re-sync must then need createdAtEnd windows to see them all.
+        for n in range(110):
+            market.create_listing(title=f"seed {n}")
         market.random_changes(rng, 1000)
+        assert len(market.listings) > 100
         first = driver.poll()
         # No checkpoint: a full re-sync starts, and events are read from just before it.
         assert first.resync_job is not None
