@@ -189,8 +189,15 @@ class Marketplace:
     forgotten_through: int = 0
     lock: threading.RLock = field(default_factory=threading.RLock)
     marketplace_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    # Resource ids from a seeded generator, not uuid4: `random_changes` picks among sorted ids, so
+    # with random ids the same seed made a different marketplace every run, and a test's
+    # failure could not be replayed (CI once saw 100 listings where the seed usually gives more).
+    _ids: random.Random = field(default_factory=lambda: random.Random(20261128))
     # Distinct, increasing createdAt values, so ordering newest-first is deterministic.
     _clock: datetime = field(default_factory=lambda: datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1))
+
+    def new_id(self) -> str:
+        return str(uuid.UUID(int=self._ids.getrandbits(128), version=4))
 
     def now(self) -> str:
         self._clock = max(self._clock + timedelta(milliseconds=1), datetime.now(UTC) - timedelta(hours=1))
@@ -211,7 +218,7 @@ class Marketplace:
         assert event_type in EVENT_TYPES, event_type
         self.seq += 1
         event = {
-            "id": str(uuid.uuid4()),
+            "id": self.new_id(),
             "type": "event",
             "attributes": {
                 "sequenceId": self.seq,
@@ -264,7 +271,7 @@ class Marketplace:
 
     def create_listing(self, **attrs: Any) -> str:
         with self.lock:
-            lid = str(uuid.uuid4())
+            lid = self.new_id()
             author = attrs.pop("author_id", None) or str(uuid.uuid5(uuid.NAMESPACE_URL, f"author:{lid}"))
             self.listings[lid] = {
                 "id": lid,
@@ -311,7 +318,7 @@ class Marketplace:
 
     def add_exception(self, lid: str, start: str, end: str, seats: int) -> str:
         with self.lock:
-            eid = str(uuid.uuid4())
+            eid = self.new_id()
             self.exceptions[eid] = {
                 "id": eid,
                 "type": "availabilityException",
@@ -338,7 +345,7 @@ class Marketplace:
     def _adjustment(self, lid: str, quantity: int, source: str, reservation: str | None = None) -> str:
         """A stock adjustment; its one-to-one relationships are the listing and, for one a
         reservation caused, the reservation ([stock], [actions] "Stock reservations")."""
-        aid = str(uuid.uuid4())
+        aid = self.new_id()
         self.stocked.add(lid)
         self.adjustments[aid] = {
             "id": aid,
@@ -383,7 +390,7 @@ class Marketplace:
     # ---- transactions: bookings ----------------------------------------------------------------
 
     def _new_transaction(self, lid: str, process: str) -> dict[str, Any]:
-        tid = str(uuid.uuid4())
+        tid = self.new_id()
         listing = self.listings[lid]
         now = self.now()
         tx = {
@@ -447,7 +454,7 @@ class Marketplace:
         "New bookings are always created in either `pending` or `proposed` state" ([avail])."""
         with self.lock:
             tx = self._new_transaction(lid, "default-booking")
-            bid = str(uuid.uuid4())
+            bid = self.new_id()
             # Booking attributes ([avail] "Booking display times"; [actions] create-*-booking);
             # its one-to-one relationship is its transaction, not the listing.
             self.bookings[bid] = {
@@ -547,7 +554,7 @@ class Marketplace:
             if quantity <= 0 or available < quantity:
                 raise Refused(f"listing {lid} has {available} in stock, not {quantity}")
             tx = self._new_transaction(lid, "default-purchase")
-            rid = str(uuid.uuid4())
+            rid = self.new_id()
             self.reservations[rid] = {
                 "id": rid,
                 "type": "stockReservation",
