@@ -10,7 +10,7 @@ import orjson
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from opensearchpy.exceptions import ConnectionError as EngineConnectionError
-from opensearchpy.exceptions import ConnectionTimeout, TransportError
+from opensearchpy.exceptions import ConnectionTimeout, NotFoundError, TransportError
 from starlette.concurrency import run_in_threadpool
 
 from indexer.index_admin import LiveIndex
@@ -48,7 +48,8 @@ _LISTING_EXAMPLE = {
 _ERROR_RESPONSE = {"description": "Invalid parameter; `errors[0].source.path` names it"}
 _UNAVAILABLE_RESPONSE = {
     "description": "The search engine did not answer within `LISTING_SEARCH_SEARCH_TIMEOUT_SECONDS`, is "
-    "unreachable or overloaded; `Retry-After` says when to try again",
+    "unreachable or overloaded, or there is no index to search (not yet, or no longer); `Retry-After` says "
+    "when to try again",
     "headers": {"Retry-After": {"description": "Seconds to wait before retrying", "schema": {"type": "integer"}}},
 }
 _RETRY = {"Retry-After": "2"}
@@ -113,6 +114,12 @@ async def _search(
         return result
     except EngineConnectionError as exc:
         raise _unreachable(exc, deadline) from exc
+    except NotFoundError as exc:
+        # The index the cached live index names was deleted under it (an operator's delete, or a
+        # rebuild's clean-up within the cache's ttl): nothing a storefront did wrong, and the
+        # next request resolves the live index afresh.
+        services.live.invalidate()
+        raise ApiError(503, "the index being searched no longer exists; retry shortly", headers=_RETRY) from exc
     except TransportError as exc:
         if exc.status_code == 429 or (isinstance(exc.status_code, int) and exc.status_code >= 500):
             raise ApiError(503, "the search engine is overloaded; retry shortly", headers=_RETRY) from exc

@@ -236,3 +236,24 @@ def test_an_api_started_while_the_engine_hangs_serves_at_once_and_makes_its_inde
         server.stop()
         drop_all(base.engine, names)
     print(f"\nstart-up against a frozen engine: serving after {took:.1f} s")
+
+
+def test_an_index_deleted_under_the_live_alias_answers_503_then_no_index_yet(
+    indexed: tuple[Service, list[str]],
+) -> None:
+    """An operator deletes the live index by hand: searches within the live-index cache's second
+    still name it. They get a 503 with Retry-After (never a 500), and the next ones, resolved
+    afresh, the usual "no index yet" 503."""
+    from indexer.index_admin import live_index
+
+    svc, ids = indexed
+    assert svc.public.get("/v1/api/listings/query").status_code == 200  # the cache now names the index
+    live = live_index(svc.services.engine, svc.services.names)
+    assert live is not None
+    svc.services.engine.indices.delete(index=live.name)
+    for path, params in (("/v1/api/listings/query", {}), ("/v1/api/listings/show", {"id": ids[0]})):
+        resp = svc.public.get(path, params=params)
+        assert resp.status_code == 503 and resp.headers["retry-after"] == "2", resp.text
+        contract_error(resp, 503)
+    later = svc.public.get("/v1/api/listings/query")
+    assert later.status_code == 503 and "does not exist yet" in later.text, later.text
