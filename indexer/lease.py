@@ -34,11 +34,21 @@ class Lease:
     `lost` becomes True if a renewal finds the key gone or taken: the holder should stop
     at its next safe point, since another holder may be running."""
 
-    def __init__(self, client: redis.Redis, key: str, ttl_ms: int, *, renew_every_s: float | None = None) -> None:
+    def __init__(
+        self,
+        client: redis.Redis,
+        key: str,
+        ttl_ms: int,
+        *,
+        renew_every_s: float | None = None,
+        token: str | None = None,
+    ) -> None:
         self.client = client
         self.key = key
         self.ttl_ms = ttl_ms
-        self.token = str(uuid.uuid4())
+        # A caller's own token (a job id) lets the same job take its lease back after a redelivery,
+        # while any other holder is still refused.
+        self.token = token or str(uuid.uuid4())
         # Three renewals per TTL: one slow Redis round trip or GIL-bound moment does not lose it.
         self.renew_every_s = renew_every_s if renew_every_s is not None else ttl_ms / 3000
         self.held = False
@@ -49,7 +59,12 @@ class Lease:
         self._release = client.register_script(_RELEASE)
 
     def __enter__(self) -> bool:
-        self.held = bool(self.client.set(self.key, self.token, nx=True, px=self.ttl_ms))
+        return self.acquire()
+
+    def acquire(self) -> bool:
+        self.held = bool(self.client.set(self.key, self.token, nx=True, px=self.ttl_ms)) or bool(
+            self._renew(keys=[self.key], args=[self.token, self.ttl_ms])
+        )
         if self.held:
             self._thread = threading.Thread(target=self._keep_alive, name=f"lease-{self.key}", daemon=True)
             self._thread.start()
@@ -68,6 +83,9 @@ class Lease:
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
+        self.release()
+
+    def release(self) -> None:
         self._done.set()
         if self._thread is not None:
             self._thread.join()

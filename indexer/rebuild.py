@@ -38,6 +38,7 @@ from indexer.index_admin import (
     swap_aliases,
 )
 from indexer.index_scan import pages_by_id
+from indexer.lease import Lease
 from indexer.rebuild_gate import RebuildGate
 from indexer.sharetribe.resync import ResyncRound
 from indexer.worker import fetch_sources
@@ -48,7 +49,9 @@ from schemas.search_schema import SchemaSet
 
 log = logging.getLogger(__name__)
 
-LOCK_TTL_MS = 600_000
+# A lease (renewed by its own thread while the rebuild runs): a jobs process killed mid-rebuild
+# frees it within this, where a 10-minute lock refused every new rebuild for 10 minutes.
+LOCK_TTL_MS = 30_000
 KEEPALIVE_S = 10.0
 SWAP_WAIT_S = 30.0
 # Dirty listings left when we stop chasing and pause writers for the final copy; chasing a
@@ -118,18 +121,18 @@ def start_rebuild(
 
 def run_rebuild(services: Services, job_id: str) -> None:
     r, keys = services.redis, services.keys
-    if not r.set(keys.rebuild_lock, job_id, nx=True, px=LOCK_TTL_MS):
-        holder = r.get(keys.rebuild_lock)
-        if holder is None or (holder.decode() if isinstance(holder, bytes) else holder) != job_id:
-            jobs.update(
-                r,
-                keys,
-                job_id,
-                state=jobs.FAILED,
-                finishedAt=int(time.time() * 1000),
-                error="another rebuild holds the lock; start again when it has finished",
-            )
-            return
+    # Its token is the job id: the same job redelivered (its process died) takes the lease back.
+    lease = Lease(r, keys.rebuild_lock, LOCK_TTL_MS, token=job_id)
+    if not lease.acquire():
+        jobs.update(
+            r,
+            keys,
+            job_id,
+            state=jobs.FAILED,
+            finishedAt=int(time.time() * 1000),
+            error="another rebuild holds the lock; start again when it has finished",
+        )
+        return
     jobs.update(r, keys, job_id, state=jobs.RUNNING, startedAt=int(time.time() * 1000), phase="starting")
     gate = RebuildGate(r, keys, job_id)
     finish = r.register_script(_FINISH)
@@ -141,7 +144,6 @@ def run_rebuild(services: Services, job_id: str) -> None:
     def keep_alive() -> None:
         while not done.wait(KEEPALIVE_S):
             gate.heartbeat()
-            r.pexpire(keys.rebuild_lock, LOCK_TTL_MS)
             jobs.update(r, keys, job_id)
 
     threading.Thread(target=keep_alive, name=f"rebuild-keepalive-{job_id[:8]}", daemon=True).start()
@@ -197,8 +199,7 @@ def run_rebuild(services: Services, job_id: str) -> None:
         raise
     finally:
         done.set()
-        if r.get(keys.rebuild_lock) in (job_id, job_id.encode()):
-            r.delete(keys.rebuild_lock)
+        lease.release()
 
 
 def _rebuild_once(

@@ -1,4 +1,4 @@
-"""The sync poll's lease, against the real Redis: held while its holder lives, gone soon after it dies."""
+"""Leases (the sync poll's, the rebuild's) against the real Redis: held while the holder lives, gone soon after."""
 
 from __future__ import annotations
 
@@ -86,3 +86,16 @@ def test_a_lease_taken_over_after_expiry_is_reported_lost_and_left_to_its_new_ho
             assert time.monotonic() < deadline
             time.sleep(0.02)
     assert client.get(key) == b"someone-else"
+
+
+def test_a_job_redelivered_takes_its_own_lease_back_and_no_other_job_can(client: redis.Redis) -> None:
+    """The rebuild's lease carries its job id: the same job, redelivered after its process died,
+    carries on at once; a different job is refused until the lease expires."""
+    key = new_key()
+    client.set(key, "job-1", px=5000)  # what a killed holder leaves behind
+    with Lease(client, key, 1000, token="job-2") as other:
+        assert not other
+    with Lease(client, key, 1000, token="job-1") as again:
+        assert again and client.pttl(key) <= 1000  # now its own lease, on its own TTL
+    assert not client.exists(key)
+
