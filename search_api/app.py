@@ -107,11 +107,12 @@ def create_app(services: Services, *, job_queue: JobQueue | None = None, ensure_
     settings = services.settings
     # The last added runs first: CORS headers go on every public answer, refusals included, and
     # nothing is parsed before the request is known to be bounded.
-    # Inside the limits and CORS: a refused token still gets CORS headers, so the SDK in a browser
-    # can read the 401 and fetch a fresh token.
     app.state.token_issuer = TokenIssuer(settings, services.redis, services.keys)
-    app.add_middleware(FlexEdge, issuer=app.state.token_issuer, operator_secret=settings.operator_secret())
     app.add_middleware(RequestLimits, max_body_bytes=settings.max_body_bytes, max_query_bytes=settings.max_query_bytes)
+    # The Flex edge reads only headers, so it may sit outside the limits: their 413/414 then reach
+    # the SDK as Transit too. Inside CORS: a refused token still gets CORS headers, so the SDK in
+    # a browser can read the 401 and fetch a fresh token.
+    app.add_middleware(FlexEdge, issuer=app.state.token_issuer, operator_secret=settings.operator_secret())
     app.add_middleware(PublicCors, origins=settings.cors_origins)
     app.state.rate_limiter = (
         RateLimiter(services.redis, services.keys, settings) if settings.rate_limit_requests > 0 else None

@@ -49,7 +49,13 @@ class PublicCors:
         async def send_with_cors(message: Message) -> None:
             if message["type"] == "http.response.start":
                 out = MutableHeaders(scope=message)
-                out.update(self._allow(origin))
+                allow = self._allow(origin)
+                # Added to, not replaced: the Flex edge's `Vary: Accept` must survive, or a cache
+                # could hand a JSON client the Transit answer (or the reverse).
+                vary = allow.pop("Vary", None)
+                out.update(allow)
+                if vary is not None:
+                    out.add_vary_header(vary)
                 out["Access-Control-Expose-Headers"] = "Retry-After, WWW-Authenticate"
             await send(message)
 

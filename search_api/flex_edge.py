@@ -70,10 +70,20 @@ class FlexEdge:
                 body = error_body(401, f"Authorization: {problem}", source=["header", "Authorization"])
                 await self._send_error(send, body, as_transit=as_transit, verbose=verbose)
                 return
-        if as_transit:
-            await self.app(scope, receive, _TransitSend(send, verbose))
-        else:
-            await self.app(scope, receive, _vary_accept(send))
+        watched = _Started(send)
+        try:
+            if as_transit:
+                await self.app(scope, receive, _TransitSend(watched, verbose))
+            else:
+                await self.app(scope, receive, _vary_accept(watched))
+        except Exception:
+            # An unexpected error still answers in the error shape the client asked for (and, since
+            # CORS sits outside, with CORS headers a browser page can read). Re-raised: Starlette's
+            # outermost handler logs it and, seeing this answer started, sends nothing more.
+            if not watched.started:
+                body = error_body(500, "internal error; it has been logged")
+                await self._send_error(send, body, as_transit=as_transit, verbose=verbose, status=500)
+            raise
 
     def _refused(self, header: bytes) -> str | None:
         scheme, _, token = header.decode("latin-1").strip().partition(" ")
@@ -97,10 +107,23 @@ class FlexEdge:
         ]
         if status == 401:
             headers.append((b"www-authenticate", b'Bearer error="invalid_token"'))
-        else:
+        elif status == 503:
             headers.append((b"retry-after", b"2"))
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
+
+
+class _Started:
+    """Notes whether an answer has begun to go out."""
+
+    def __init__(self, send: Send) -> None:
+        self.send = send
+        self.started = False
+
+    async def __call__(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            self.started = True
+        await self.send(message)
 
 
 def _vary_accept(send: Send) -> Send:

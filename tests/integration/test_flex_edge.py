@@ -13,6 +13,8 @@ import httpx
 import pytest
 
 from infra.settings import Settings
+from listing_search.runner import serve_in_thread
+from search_api.app import create_app
 from search_api.public_tokens import TokenIssuer
 from tests.integration.test_flex_sdk import SDK_DIR, node_or_skip
 from tests.support import OPERATOR_TOKEN, Service, contract_error, running_service
@@ -172,6 +174,7 @@ def test_every_public_error_speaks_transit_to_the_sdk(svc: Service, engine_url: 
         (401, svc.public.get("/v1/api/listings/query", headers={**TRANSIT, "Authorization": "Bearer x"})),
         (404, svc.public.get("/v1/api/listings/show?id=00000000-0000-4000-8000-999999999999", headers=TRANSIT)),
         (404, svc.public.get("/v1/api/no-such-endpoint", headers=TRANSIT)),
+        (414, svc.public.get("/v1/api/listings/query", params={"keywords": "x" * 20_000}, headers=TRANSIT)),
     ]
     with running_service(engine_url, redis_url, rate_limit_requests=1, rate_limit_window_seconds=60) as limited:
         limited.public.get("/v1/api/listings/query")
@@ -191,6 +194,39 @@ def test_every_public_error_speaks_transit_to_the_sdk(svc: Service, engine_url: 
         [err] = body["errors"]
         assert err["status"] == status and err["details"] and err["title"], err
         assert set(err["id"]) == {"$uuid"}, err
+
+
+def test_an_unexpected_error_answers_500_in_the_asked_shape_with_cors(svc: Service) -> None:
+    """A bug in a public route still gives the SDK a readable Transit error, and a browser page its
+    CORS headers (the outermost 500 handler sits outside CORS)."""
+    app = create_app(svc.services, ensure_index_on_start=False)
+
+    @app.get("/v1/api/listings/boom")
+    async def boom() -> None:
+        raise RuntimeError("a bug")
+
+    server = serve_in_thread(app)
+    try:
+        # One connection each: the server closes a connection whose request raised.
+        url = f"{server.url}/v1/api/listings/boom"
+        as_transit = httpx.get(url, headers={**TRANSIT, "Origin": STOREFRONT}, timeout=30)
+        as_json = httpx.get(url, headers={"Origin": STOREFRONT}, timeout=30)
+    finally:
+        server.stop()
+    assert as_transit.status_code == 500 and as_transit.headers["access-control-allow-origin"] == STOREFRONT
+    assert as_transit.headers["content-type"] == "application/transit+json;charset=UTF-8"
+    [err] = sdk_read([as_transit.content])[0]["errors"]
+    assert err["status"] == 500 and "a bug" not in json.dumps(err), err
+    contract_error(as_json, 500)
+    assert as_json.headers["access-control-allow-origin"] == STOREFRONT and "retry-after" not in as_json.headers
+
+
+def test_json_and_transit_answers_vary_by_accept_and_origin(svc: Service) -> None:
+    for headers in ({"Origin": STOREFRONT}, {**TRANSIT, "Origin": STOREFRONT}):
+        resp = svc.public.get("/v1/api/listings/query", headers=headers)
+        assert resp.status_code == 200
+        # A shared cache must keep JSON and Transit apart, and one origin's answer from another's.
+        assert resp.headers["vary"] == "Accept, Origin", resp.headers
 
 
 def test_browsers_may_send_the_sdk_headers_and_ask_for_a_token(svc: Service) -> None:

@@ -12,6 +12,7 @@ import json
 import os
 import shutil
 import subprocess
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,6 +21,7 @@ from typing import Any
 import pytest
 from celery import Celery
 
+from search_api.public_tokens import TokenIssuer
 from tests.integration.albany_events import albany_events
 from tests.support import OPERATOR_TOKEN, Service, running_service
 
@@ -37,6 +39,8 @@ def node_or_skip() -> str:
         # The test command runs `npm ci` first; this makes `pytest` alone work too.
         npm = shutil.which("npm")
         if npm is None:
+            if os.environ.get("CI"):
+                pytest.fail("npm is not on PATH and tests/sdk/node_modules is missing: the Flex SDK test needs both")
             pytest.skip("npm is not on PATH: run `npm ci` in tests/sdk/")
         subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=SDK_DIR, check=True, timeout=600)
     return node
@@ -79,6 +83,14 @@ def albany(engine_url: str, redis_url: str, job_worker: Celery) -> Iterator[tupl
         yield service, extra["attributes"]["resourceId"]
 
 
+def expired_token(svc: Service) -> str:
+    issuer = TokenIssuer(svc.services.settings, svc.services.redis, svc.services.keys)
+    token = issuer.issue("sdk-test", now=time.time() - 2 * svc.services.settings.token_ttl_seconds)
+    access: str = token["access_token"]
+    assert issuer.verify(access) == "the token has expired", issuer.verify(access)
+    return access
+
+
 def test_the_published_flex_sdk_reads_what_the_json_api_answers(albany: tuple[Service, str]) -> None:
     node = node_or_skip()
     svc, tricky = albany
@@ -88,6 +100,8 @@ def test_the_published_flex_sdk_reads_what_the_json_api_answers(albany: tuple[Se
         "LS_OPERATOR_TOKEN": OPERATOR_TOKEN,
         "LS_TRICKY_LISTING": tricky,
         "LS_IMAGE_IDS": json.dumps(IMAGES),
+        # Signed by this deployment's own secret, issued two lifetimes ago: expired, nothing else wrong.
+        "LS_EXPIRED_TOKEN": expired_token(svc),
     }
     run = subprocess.run(
         [node, "--test", "--test-reporter=spec", "sdk.test.js"],

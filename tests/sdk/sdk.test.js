@@ -210,31 +210,37 @@ test('show, with every image in order and escaped strings intact', async () => {
   assert.deepEqual(plain(compact.data), plain(res.data));
 });
 
-test('an expired token is replaced and the call retried once', async () => {
-  const store = sharetribeSdk.tokenStore.memoryStore();
-  // A token shaped like ours but long expired (and a forged one): the SDK must get a 401,
-  // ask for a fresh anonymous token and retry.
-  store.setToken({
-    access_token: 'eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJleHAiOjF9.AAAA',
-    token_type: 'bearer',
-    expires_in: 86400,
-    scope: 'public-read',
+for (const [what, stale] of [
+  // Signed by this deployment, but two lifetimes old (the test passes it in): expired, nothing else.
+  ['an expired token', process.env.LS_EXPIRED_TOKEN],
+  // Shaped like ours, with a signature that is not.
+  ['a forged token', 'eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJleHAiOjF9.AAAA'],
+]) {
+  test(`${what} is replaced and the call retried once`, async () => {
+    assert.ok(stale, 'LS_EXPIRED_TOKEN is set by tests/integration/test_flex_sdk.py');
+    const store = sharetribeSdk.tokenStore.memoryStore();
+    // The SDK must get a 401, ask for a fresh anonymous token and retry.
+    store.setToken({ access_token: stale, token_type: 'bearer', expires_in: 86400, scope: 'public-read' });
+    const stored = await fetch(`${BASE}/v1/api/listings/query?perPage=1`, {
+      headers: { Authorization: `Bearer ${stale}` },
+    });
+    assert.equal(stored.status, 401);
+    const fresh = newSdk({ tokenStore: store });
+    const res = await fresh.listings.query({ keywords: 'cozy', perPage: 1 });
+    assert.equal(res.status, 200);
+    const token = await store.getToken();
+    assert.notEqual(token.access_token, stale);
+    assert.equal(token.token_type, 'bearer');
+    assert.equal(token.scope, 'public-read');
+    assert.equal(token.refresh_token, undefined);
+    // And the token works on its own.
+    const direct = await fetch(`${BASE}/v1/api/listings/query?perPage=1`, {
+      headers: { Authorization: `Bearer ${token.access_token}` },
+    });
+    assert.equal(direct.status, 200);
+    tokenRequests.push(token);
   });
-  const fresh = newSdk({ tokenStore: store });
-  const res = await fresh.listings.query({ keywords: 'cozy', perPage: 1 });
-  assert.equal(res.status, 200);
-  const token = await store.getToken();
-  assert.notEqual(token.access_token, 'eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJleHAiOjF9.AAAA');
-  assert.equal(token.token_type, 'bearer');
-  assert.equal(token.scope, 'public-read');
-  assert.equal(token.refresh_token, undefined);
-  // And the token works on its own.
-  const direct = await fetch(`${BASE}/v1/api/listings/query?perPage=1`, {
-    headers: { Authorization: `Bearer ${token.access_token}` },
-  });
-  assert.equal(direct.status, 200);
-  tokenRequests.push(token);
-});
+}
 
 test('a 400 names the parameter and a 404 is a 404, both decoded', async () => {
   await assert.rejects(sdk.listings.query({ pub_noSuchKey: 'x' }), err => {
