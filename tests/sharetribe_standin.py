@@ -12,11 +12,30 @@ mirrored for this work at /work/.mirror/<owner>+<name>/repo):
 - [listings]   sharetribe/flex-docs src/docs/concepts-listings/listings-overview/index.md
 - [polling]    sharetribe/flex-docs src/docs/howto-events/reacting-to-events/index.md
 - [cli-events] sharetribe/flex-docs src/docs/howto-events/view-events-with-flex-cli/index.md
+- [cli]        sharetribe/flex-cli src/sharetribe/flex_cli/commands/events.cljs (the CLI behind
+               [cli-events]; not mirrored here, read from the public repository)
+- [like]       sharetribe/flex-docs src/docs/howto-events/like-feature/index.md
+- [sitemap]    sharetribe/flex-docs src/docs/concepts-development/sitemap/index.md
+- [search]     sharetribe/flex-docs src/docs/concepts-listings/how-the-search-works/index.md
+- [ext-data]   sharetribe/flex-docs src/docs/references/extended-data/index.md
 - [rates]      sharetribe/flex-docs src/docs/concepts-api-sdk/rate-limiting/index.md
 - [sdk]        sharetribe/flex-integration-sdk-js src/integration_sdk.js (endpoint list, headers),
                src/interceptors/transit_response.js, src/utils.js (rate limiter configs),
-               src/fake/api.js and src/fake/token_store.js (the SDK's own fake of the API)
+               src/fake/api.js and src/fake/token_store.js (the SDK's own fake of the API),
+               docs/calling-the-api.md
+- [web]        sharetribe/web-template (a Marketplace API client: same endpoint names and error
+               format): src/util/types.js, src/util/errors.js,
+               src/containers/EditListingPage/EditListingPage.duck.js,
+               server/api/initiate-privileged.js, server/api/transition-privileged.js
+- [examples]   sharetribe/integration-api-examples scripts/analytics.js, approve-listings-by-user.js,
+               notify-new-listings.js, show-marketplace.js (Integration SDK calls; not mirrored here,
+               read from the public repository)
 - [api-ref]    https://www.sharetribe.com/api-reference/ ("support both JSON and Transit formats")
+- [api-log]    https://www.sharetribe.com/api-reference/changelog.html (Sharetribe API changes)
+
+Not a source: the community TypeScript typings journeyhorizon/sharetribe-flex-integration-sdk-types
+(integration_sdk.d.ts) are not Sharetribe's; where a name here is found only there, the comment says
+"not in the local references".
 
 Where the references are silent the stand-in takes the strict reading and says so, so a client
 that relies on an undocumented leniency fails here rather than in production.
@@ -98,10 +117,10 @@ _TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z")
 
 # The transitions named in the stand-in's processes (any names would do: the sync never reads them).
 TRANSITIONS = {"accepted": "transition/accept", "declined": "transition/decline", "cancelled": "transition/cancel"}
-# [stock] "Stock reservation states" spells the state `cancelled`; [avail] "Booking states" spells
-# the booking's `canceled`. The stand-in uses `cancelled` for both (the spelling our schemas and the
-# community typings of the Integration SDK use); which one Flex sends for bookings is not settled by
-# the local references.
+# [stock] "Stock reservation states" spells the state `cancelled`. For bookings, [avail] "Booking
+# states" spells `canceled`, but [web] src/util/types.js, client code run against the real API,
+# defines `BOOKING_STATE_CANCELLED = 'cancelled'` and checks a booking's `state: oneOf(BOOKING_STATES)`
+# against it, so the stand-in emits `cancelled` for bookings too.
 STATE_ACTIONS = {"accepted": ("pending", "proposed"), "declined": ("pending", "proposed"), "cancelled": ("accepted",)}
 
 
@@ -743,9 +762,42 @@ class ApiError(Exception):
         self.status, self.code, self.title, self.details = status, code, title, details
 
 
-# The query parameters each endpoint takes ([sdk] endpoint list; the SDK's types for the
-# Integration API; [polling] for events). The references do not say what Flex does with others:
-# the stand-in refuses them (400) so that a misspelt filter is not silently ignored.
+# The query parameters the stand-in takes per endpoint: a narrow set covering what the sync and the
+# tests send, a subset of what Flex takes. The endpoints are [sdk]'s endpoint list; [sdk]
+# docs/calling-the-api.md: "The SDK does not validate the parameters. The parameter validation is
+# only done in the server side." Others are refused (400) so that a misspelt filter is not silently
+# ignored; that is stricter than Flex, which takes more (see the contradictions noted at
+# listings/query and transactions/query).
+# `fields.*` (sparse attributes) is taken everywhere: [examples] analytics.js sends `fields.user`,
+# `fields.listing`, `fields.transaction`. Sources per parameter:
+# - events/query: `startAfterSequenceId`, `createdAtStart`, `eventTypes` ([polling]
+#   `integrationSdk.events.query({ createdAtStart: fiveMinutesAgo, eventTypes: 'listing/created,
+#   listing/updated' })` and `startAfterSequenceId: lastEventSequenceId`; [examples]
+#   notify-new-listings.js). `perPage`: [polling] reads `res.data.meta.perPage`; [cli] sends the
+#   CLI's `--limit` ("default and max is 100", [cli-events]) as `perPage`. `resourceId`,
+#   `relatedResourceId`: [cli-events] documents `--resource` and `--related-resource`, which [cli]
+#   sends to the Build API as `resource-id` and `related-resource-id`; the Integration API's names
+#   are not in the local references (assumed to be the camelCase of those, as the other names are).
+# - listings/query: `states` and `createdAtStart` ([examples] analytics.js), `authorId` with
+#   `states: ['pendingApproval']` ([examples] approve-listings-by-user.js), `ids` ([like]
+#   `integrationSdk.listings.query({ ids: listingId })`). `createdAtEnd`: not in the local references;
+#   [sitemap] says only "Since the Integration API listing query endpoint is paginated, you will need
+#   to filter the results by e.g. the _createdAt_ attribute to retrieve all listings"; the name is
+#   assumed as the upper-bound twin of `createdAtStart`.
+# - availability_exceptions/query: `listingId`, `start`, `end`, `page` ([web] EditListingPage.duck.js:
+#   `sdk.availabilityExceptions.query({ listingId, start, end })` and `{ ...fetchParams, page }`, the
+#   Marketplace API's endpoint of the same name). That all three are required is not in the local
+#   references (the strict reading).
+# - stock_adjustments/query: `listingId`, `start`, `end`: not in the local references ([stock] only
+#   links the endpoint); assumed to take the same window as availability_exceptions/query.
+# - transactions/query: `createdAtStart` ([examples] analytics.js). `createdAtEnd`, `userId`,
+#   `customerId`, `providerId`, `listingId`: not in the local references (the names are those of the
+#   community typings; assumed).
+# - listings/show, transactions/show, stock_reservations/show: `id` ([web] initiate-privileged.js
+#   `sdk.listings.show({ id })`, transition-privileged.js `sdk.transactions.show({ id, include:
+#   ['listing'] })`); for stock_reservations/show only the endpoint is in [sdk], the `id` name is
+#   assumed like the others.
+# - marketplace/show: none ([examples] show-marketplace.js `integrationSdk.marketplace.show()`).
 _COMMON = {"include", "page", "perPage"}
 PARAMS: dict[str, set[str]] = {
     "events/query": {
@@ -756,9 +808,14 @@ PARAMS: dict[str, set[str]] = {
         "eventTypes",
         "perPage",
     },
+    # Contradicts [ext-data]: metadata "can also be used as filters when searching via ... /listings/query
+    # in Integration API"; the stand-in refuses `meta_*` filters (the sync sends none).
     "listings/query": {"ids", "authorId", "states", "createdAtStart", "createdAtEnd", *_COMMON},
     "listings/show": {"id", "include"},
     "availability_exceptions/query": {"listingId", "start", "end", *_COMMON},
+    # Contradicts [api-log] 2025-04-10: "Add support for additional query parameters lastTransitions,
+    # processNames, hasBooking, ... in the Integration API /transactions/query" and "Add possibility to
+    # sort by lastTransitionedAt, ..."; the stand-in refuses those and `sort` (the sync sends none).
     "transactions/query": {
         "createdAtStart",
         "createdAtEnd",
@@ -989,11 +1046,20 @@ class StandIn:
         return listing, included
 
     def _listings(self, params: dict[str, str]) -> dict[str, Any]:
-        """`listings/query`: newest first (createdAt descending, the default sort), filtered by
-        `states`, ids, author and the createdAt window ([start, end)). Deleted listings never
-        appear ([listings]). Without `states`, listings in every state: Sharetribe's own example
-        (sharetribe/integration-api-examples scripts/analytics.js) counts "Listings" with no
-        `states` and then draft, pendingApproval, published and closed ones as its parts."""
+        """`listings/query`, filtered by `states`, ids, author and the createdAt window (parameter
+        sources at PARAMS). Deleted listings never appear ([listings]). Without `states`, listings
+        in every state: [examples] analytics.js counts "Listings" with no `states` and then draft,
+        pendingApproval, published and closed ones as its parts.
+
+        Order: newest first (createdAt descending). Not in the local references: [search] lists
+        sorting by "listing creation time" (for the Marketplace API's listings/query) but names no
+        default. The stand-in picks one fixed order; the sync assumes none (it reads by createdAt
+        window, indexer/sharetribe/api.py `scan`).
+
+        Window: `createdAtStart` inclusive, `createdAtEnd` exclusive, i.e. [start, end). Not in the
+        local references for this endpoint (the nearest, [cli-events], says of the CLI's event
+        ranges "Ranges are exclusive"); assumed half-open so adjacent windows do not overlap. The
+        sync overlaps its windows by a millisecond, so it is right under either reading."""
         states = set(params["states"].split(",")) if params.get("states") else set(LISTING_STATES)
         ids = set(params["ids"].split(",")) if params.get("ids") else None
         start = _time_param(params, "createdAtStart") if "createdAtStart" in params else None
@@ -1028,7 +1094,15 @@ class StandIn:
         return {"data": resource, "included": included}
 
     def _exceptions(self, params: dict[str, str]) -> dict[str, Any]:
-        """`availability_exceptions/query`: a listing's exceptions overlapping [start, end)."""
+        """`availability_exceptions/query`: a listing's exceptions overlapping [start, end), in
+        pages ([web] EditListingPage.duck.js queries `{ listingId, start, end }` and fetches further
+        pages by `meta.totalPages`). That an exception overlapping the window (not only one inside
+        it) is returned, the half-open window, the order (by start) and the 366-day bound
+        (MAX_WINDOW) are not in the local references: assumed.
+
+        Relationships are dropped: the strict reading of `_listing_out` (no relationship data
+        unless asked for with `include`); the stand-in also ignores `include=listing` here, which
+        the sync never sends. Not in the local references either way."""
         lid = _required(params, "listingId")
         start, end = _window(params)
         items = [
@@ -1083,7 +1157,12 @@ class StandIn:
         return out, included
 
     def _transactions(self, params: dict[str, str]) -> dict[str, Any]:
-        """`transactions/query`: newest first; by listing, customer, provider or user."""
+        """`transactions/query`, filtered by listing, customer, provider or user (either party)
+        and the createdAt window. Not in the local references: the filter names and their meaning
+        (only `createdAtStart` is, [examples] analytics.js; see PARAMS), that `userId` matches
+        either party, the order (newest first; [api-log] adds sorting by "lastTransitionedAt,
+        lastMessageAt, bookingStart and bookingEnd" but names no default) and the half-open
+        [createdAtStart, createdAtEnd) window, assumed as for listings/query (see `_listings`)."""
         include = _include(params)
         start = _time_param(params, "createdAtStart") if "createdAtStart" in params else None
         end = _time_param(params, "createdAtEnd") if "createdAtEnd" in params else None
@@ -1107,6 +1186,13 @@ class StandIn:
         return self._page(items, params, included)
 
     def _show_transaction(self, params: dict[str, str]) -> dict[str, Any]:
+        """`transactions/show` with `id` and `include` ([web] transition-privileged.js
+        `sdk.transactions.show({ id, include: ['listing'] })`); relationships and included
+        resources as `_transaction_out`. An unknown id is a 404 `not-found`: the error code is
+        [web] src/util/types.js `ERROR_CODE_NOT_FOUND = 'not-found'`, tested by src/util/errors.js
+        `isNotFoundError` as "error?.status === 404"; that Flex answers it for an unknown
+        transaction is not in the local references, assumed as for a deleted listing
+        ([listings])."""
         tid = params.get("id", "")
         if tid not in self.market.transactions:
             raise ApiError(404, "not-found", "Not found", f"transaction {tid}")
@@ -1114,6 +1200,10 @@ class StandIn:
         return {"data": out, "included": included}
 
     def _show_reservation(self, params: dict[str, str]) -> dict[str, Any]:
+        """`stock_reservations/show` ([sdk] endpoint list). A 404 `not-found` for an unknown id, as
+        `_show_transaction`. Relationship data only for those asked for with `include` (the strict
+        reading of `_listing_out`); included resources are never added, even when asked for (the
+        sync asks for none). Beyond the endpoint's existence, not in the local references."""
         rid = params.get("id", "")
         if rid not in self.market.reservations:
             raise ApiError(404, "not-found", "Not found", f"stock reservation {rid}")
@@ -1123,6 +1213,10 @@ class StandIn:
         return {"data": out, "included": []}
 
     def _marketplace(self, params: dict[str, str]) -> dict[str, Any]:
+        """`marketplace/show`: the marketplace resource with its `name` ([sdk] src/fake/api.js
+        `marketplace.show` answers `id`, type `marketplace` and attributes `name`, `description`;
+        [examples] show-marketplace.js reads `marketplace.attributes.name`). The stand-in leaves out
+        `description`, `meta` and `included`."""
         return {"data": {"id": self.market.marketplace_id, "type": "marketplace", "attributes": {"name": "stand-in"}}}
 
 
@@ -1215,6 +1309,16 @@ def _type_matches(event_type: str, wanted: set[str] | None) -> bool:
 
 
 def _relates_to(event: dict[str, Any], rid: str) -> bool:
+    """The `relatedResourceId` filter of events/query: an event whose resource (or previous
+    values) has a relationship to `rid`. Source: [cli-events] `--related-resource` "Show events
+    that are related to a specific resource ID", "events about the listing itself as well as any
+    other event that is for a resource that has a relationship to the given listing (such as
+    availability exceptions, booking, transactions, and so on)" ([cli] sends it to the Build API as
+    `related-resource-id`; the Integration API's parameter is not in the local references).
+
+    Contradicts that source, not changed (the sync does not use this filter): the stand-in does
+    not return the events about `rid` itself (e.g. `listing/created` of the listing), and misses
+    booking events for a listing id, since a booking's only relationship is its transaction."""
     attrs = event["attributes"]
     for container in (attrs.get("resource"), attrs.get("previousValues")):
         for rel in ((container or {}).get("relationships") or {}).values():
