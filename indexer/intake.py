@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import redis
 from redis.client import Pipeline
 
-from indexer import booking_links, dead_letters, stats
+from indexer import booking_links, dead_letters, event_rates, stats
 from indexer.redis_keys import RedisKeys
 from infra.settings import Settings
 from schemas.events import DEFAULT_LIMITS, ChangeEvent, EventLimits, Ignored, Rejected, TransactionLink, classify
@@ -80,6 +80,7 @@ def accept(
         dead_letters.add(pipe, keys, raw, reason, dead_letters.INTAKE)
     if max_seq is not None:
         pipe.hincrby(keys.stats, stats.ACCEPTED, len(good))
+        event_rates.count(pipe, keys, event_rates.ACCEPTED, len(good))
         pipe.eval(stats.RAISE_TO_LUA, 1, keys.stats, stats.ACCEPTED_SEQ, max_seq)
     if ignored:
         pipe.hincrby(keys.stats, stats.IGNORED, ignored)

@@ -28,6 +28,10 @@ class RedisKeys:
     def stats(self) -> str:
         return f"{self.prefix}stats"
 
+    def rate_bucket(self, bucket: int) -> str:
+        """Hash: events accepted and applied in one 10-second bucket (indexer/event_rates.py)."""
+        return f"{self.prefix}stats:rate:{bucket}"
+
     @property
     def links(self) -> str:
         """Hash: transaction id and booking id -> listing id (indexer/booking_links.py)."""

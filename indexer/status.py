@@ -9,7 +9,7 @@ import redis
 from opensearchpy import OpenSearch
 from opensearchpy.exceptions import OpenSearchException
 
-from indexer import stats
+from indexer import event_rates, stats
 from indexer.index_admin import live_index
 from indexer.redis_keys import RedisKeys
 from infra.clients import Deadline, engine_failure_reason, redis_failure_reason, request_options
@@ -64,6 +64,7 @@ def pipeline_status(client: redis.Redis, keys: RedisKeys) -> dict[str, Any]:
             "deadLettered": _int(raw, stats.DEAD_LETTERED),
             "transactionLinks": _int(raw, stats.LINKED),
         },
+        "rates": event_rates.read(client, keys),
     }
 
 

@@ -34,7 +34,7 @@ from opensearchpy import OpenSearch
 from opensearchpy.exceptions import ConnectionError as EngineConnectionError
 from opensearchpy.exceptions import ConnectionTimeout, TransportError
 
-from indexer import dead_letters
+from indexer import dead_letters, event_rates
 from indexer.index_admin import index_view, live_index_name
 from indexer.metrics import record_bulk
 from indexer.rebuild_gate import WorkerGate
@@ -54,10 +54,16 @@ MAX_CONFLICT_ROUNDS = 5
 
 # Acknowledge, delete and count settled entries (less refresh markers and entries handed back),
 # and raise lastSequenceId, atomically.
-ACK_LUA = """
+# KEYS[3] is this moment's bucket of indexer/event_rates.py.
+ACK_LUA = f"""
 local n = redis.call('XACK', KEYS[1], ARGV[1], unpack(ARGV, 4))
 redis.call('XDEL', KEYS[1], unpack(ARGV, 4))
-redis.call('HINCRBY', KEYS[2], 'applied', math.max(n - tonumber(ARGV[3]), 0))
+local applied = math.max(n - tonumber(ARGV[3]), 0)
+redis.call('HINCRBY', KEYS[2], 'applied', applied)
+if applied > 0 then
+  redis.call('HINCRBY', KEYS[3], '{event_rates.APPLIED}', applied)
+  redis.call('EXPIRE', KEYS[3], {event_rates.TTL_SECONDS})
+end
 if ARGV[2] ~= '' then
   local cur = redis.call('HGET', KEYS[2], 'last_seq')
   if cur == false or tonumber(ARGV[2]) > tonumber(cur) then
@@ -686,7 +692,9 @@ class Worker:
                 if any(f in fields for f in MARKER_FIELDS) or id(fields) in handed_back
             )
             self._ack(
-                keys=[self.keys.events, self.keys.stats], args=[self.keys.group, max_seq, markers, *chunk], client=pipe
+                keys=[self.keys.events, self.keys.stats, event_rates.bucket_key(self.keys)],
+                args=[self.keys.group, max_seq, markers, *chunk],
+                client=pipe,
             )
         pipe.execute()
 

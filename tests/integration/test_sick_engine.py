@@ -31,7 +31,16 @@ SEARCH_TIMEOUT = 1.0
 # What the task promises for status, metrics and readiness, whatever the engine does.
 PROBE_LIMIT = 2.0
 ENGINE_FIELDS = ("indexVersion", "index", "documents", "publishedDocuments", "schemaFingerprint", "skippedValues")
-REDIS_FIELDS = ("lastSequenceId", "acceptedSequenceId", "pending", "ingestLagSeconds", "deadLetters", "events", "sync")
+REDIS_FIELDS = (
+    "lastSequenceId",
+    "acceptedSequenceId",
+    "pending",
+    "ingestLagSeconds",
+    "deadLetters",
+    "events",
+    "rates",
+    "sync",
+)
 
 
 @dataclasses.dataclass
