@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -159,3 +160,21 @@ def test_stock_reservations_are_ignored_and_adjustment_changes_count() -> None:
     gone["attributes"]["resource"] = None
     deleted = classify(gone)
     assert isinstance(deleted, ChangeEvent) and deleted.listing_id == lid and deleted.resource is None
+
+
+@pytest.mark.parametrize("state", ["cancelled", "canceled", "declined", "proposed"])
+def test_a_booking_in_either_spelling_of_cancelled_holds_no_seats(state: str) -> None:
+    """The web template's BOOKING_STATE_CANCELLED is `cancelled` (src/util/types.js); flex-docs
+    references/availability "Booking states" spells it `canceled`. Both are accepted, and neither
+    (nor declined, nor proposed) takes seats: only pending and accepted bookings do."""
+    from schemas.availability import active_intervals
+    from tests.integration.test_booking_routing import booking
+
+    event = classify(booking(7, "updated", new_id(), new_id(), state))
+    assert isinstance(event, ChangeEvent), event
+    attrs = event.resource or {}
+    assert attrs["state"] == state, attrs
+    held = {"b": {"data": {"start": attrs["start"], "end": attrs["end"], "seats": attrs["seats"], "state": state}}}
+    assert active_intervals(held, bookings=True) == []
+    held["b"]["data"]["state"] = "accepted"
+    assert len(active_intervals(held, bookings=True)) == 1
