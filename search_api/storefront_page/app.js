@@ -85,11 +85,32 @@
 
   function datesComplete(p) { return Boolean(p.start && p.end); }
 
-  function facetKeys() {
+  /** Every key a filter needs counts for, in groups of at most the API's limit: the first group
+   * rides on the search, each further one is a request of its own (perPage 1) sent beside it, so
+   * a marketplace with more choice schemas than one request may facet still gets all its filters. */
+  function facetGroups() {
     if (!facetsSupported) return [];
-    var keys = ["price"];
-    choiceSchemas().forEach(function (s) { if (keys.length < MAX_FACETS) keys.push(s.param); });
-    return keys;
+    var keys = ["price"].concat(choiceSchemas().map(function (s) { return s.param; }));
+    var groups = [];
+    for (var i = 0; i < keys.length; i += MAX_FACETS) groups.push(keys.slice(i, i + MAX_FACETS));
+    return groups;
+  }
+
+  function facetKeys() {
+    return facetGroups()[0] || [];
+  }
+
+  /** The further facet requests of the current search (none while it fits in one). */
+  function extraFacetQueries() {
+    return facetGroups().slice(1).map(function (keys) {
+      var q = {};
+      new URLSearchParams(apiQuery()).forEach(function (v, k) { q[k] = v; });
+      q.perPage = "1";
+      q.page = "1";
+      q["fields.listing"] = "title";
+      q.facets = keys.join(",");
+      return ordered(q).toString();
+    });
   }
 
   function apiQuery() {
@@ -413,10 +434,23 @@
     window.__searchRequests = probe.searchRequests;
     probe.requestTimes.push(performance.now());
     setState("loading");
+    var extras = extraFacetQueries().map(function (extra) {
+      // Counts only: a failure here leaves those filters without counts, not the search broken.
+      return fetch(QUERY_URL + "?" + extra, { headers: { Accept: "application/json" }, signal: controller.signal })
+        .then(function (resp) { return resp.ok ? resp.json() : null; })
+        .then(function (body) { return body && body.meta && body.meta.facets; }, function () { return null; });
+    });
     fetch(QUERY_URL + "?" + qs, { headers: { Accept: "application/json" }, signal: controller.signal })
       .then(function (resp) {
         return resp.json().catch(function () { return null; }).then(function (body) { return { resp: resp, body: body }; });
       }, function (err) { return { failed: err }; })
+      .then(function (answer) {
+        return Promise.all(extras).then(function (more) {
+          var facets = answer.body && answer.body.meta && answer.body.meta.facets;
+          if (facets) more.forEach(function (f) { if (f) Object.keys(f).forEach(function (k) { facets[k] = f[k]; }); });
+          return answer;
+        });
+      })
       .then(function (answer) {
         // Only the network's failures are caught: a bug in drawing the answer must reach the console.
         if (controller !== inflight) return; // a newer search took over
@@ -553,7 +587,11 @@
   function emptyState() {
     var li = el("li", { "class": "empty" });
     li.appendChild(el("p", {}, "No listings match this search."));
-    var filters = Object.keys(params).filter(function (k) { return k !== "sort" && k !== "page" && k !== "perPage"; });
+    // Keywords are not a filter: "Clear all filters" keeps them, so it is offered only when it
+    // would change something.
+    var filters = Object.keys(params).filter(function (k) {
+      return k !== "sort" && k !== "page" && k !== "perPage" && k !== "keywords";
+    });
     if (filters.length) {
       li.appendChild(el("p", { "class": "hint" }, "Try fewer filters, other dates or a wider area."));
       li.appendChild(button("Clear all filters", clearAll));

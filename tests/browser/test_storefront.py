@@ -13,7 +13,6 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import os
-import statistics
 import struct
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -181,8 +180,8 @@ def page(browser: WebDriver, storefront: Service) -> Page:
 
 
 def test_first_results_fast_and_page_light(page: Page, storefront: Service, screenshot_dir: Path) -> None:
-    """Cold cache each time: first results within 1.5 s of navigation start (median of three loads,
-    all three reported), the whole page under 400 KB, and the markers there without map tiles."""
+    """Cold cache each time: first results within 1.5 s of navigation start (every one of three
+    loads), the whole page under 400 KB, and the markers there without map tiles."""
     first_ms: list[float] = []
     weights: list[int] = []
     for _ in range(3):
@@ -198,7 +197,7 @@ def test_first_results_fast_and_page_light(page: Page, storefront: Service, scre
             )
         )
     print(f"first results (ms, cold cache): {[round(ms) for ms in first_ms]}; page weight (bytes): {weights}")
-    assert statistics.median(first_ms) <= FIRST_RESULTS_BUDGET_MS, first_ms
+    assert max(first_ms) <= FIRST_RESULTS_BUDGET_MS, first_ms
     assert max(weights) < PAGE_WEIGHT_BUDGET_BYTES, weights
     assert min(weights) > 150 * 1024, weights  # the cache really was cold: Leaflet alone is 160 KB
 
@@ -412,8 +411,13 @@ def test_empty_results_are_said_so(page: Page) -> None:
     assert shown.state == "ready" and shown.total == 0
     empty = page.find("#cards .empty")
     assert "No listings match" in empty.text
-    empty.find_element(By.TAG_NAME, "button").click()  # "Clear all filters" keeps the words, drops the rest
-    assert page.wait_query(lambda p: True, "the search again").total == 0
+    # Words alone: "Clear all filters" keeps the words, so it would change nothing and is not offered.
+    assert empty.find_elements(By.TAG_NAME, "button") == []
+    filtered = page.open("/search?keywords=zzzqqqxxy&price=1000%2C")
+    assert filtered.state == "ready" and filtered.total == 0
+    page.find("#cards .empty").find_element(By.TAG_NAME, "button").click()  # drops the price, keeps the words
+    again = page.wait_query(lambda p: "price" not in p and p.get("keywords") == "zzzqqqxxy", "the words alone")
+    assert again.total == 0
 
 
 @pytest.fixture
