@@ -167,8 +167,9 @@ QUERY_PARAMS: Final = (
         {"type": "string"},
         "Relationships to fill, as Flex does: `author` (the author's id, and a user entity in `included` "
         "with an empty profile) and `images` (the listing's image ids in order, and image entities with no "
-        "variants). Profiles, variants and stock live in Flex: `author.profileImage` and `currentStock` "
-        "are accepted and left out. Without `include`, `relationships.author` holds the author's id.",
+        "variants). Profiles, variants and stock live in Flex: `author.profileImage` (which includes `author`, "
+        "as any path includes the resources on its way) and `currentStock` are accepted and left out. "
+        "Without `include`, `relationships.author` holds the author's id.",
         "author,images",
     ),
     ParamSpec(
@@ -221,7 +222,9 @@ def _shape(values: dict[str, str]) -> ResponseShape:
         for name in names:
             if name not in INCLUDABLE:
                 raise invalid_param("include", f"unknown relationship {name!r}; use any of {', '.join(INCLUDABLE)}")
-        include = frozenset(names)
+        # JSON:API (which Flex follows): a path such as `author.profileImage` brings every
+        # resource on the way, so it includes `author` too.
+        include = frozenset(".".join(n.split(".")[:i]) for n in names for i in range(1, n.count(".") + 2))
     limit = _int("limit.images", values["limit.images"], minimum=0) if "limit.images" in values else None
     return ResponseShape(include, limit)
 

@@ -109,6 +109,9 @@ def test_include_names_flex_relationships_and_limit_images_is_a_count() -> None:
     assert parse_listing_query([]).shape.include is None
     _, _, shape = parse_show([("id", "00000000-0000-4000-8000-000000000001"), ("include", "currentStock")])
     assert shape.include == frozenset({"currentStock"})
+    # A path includes every resource on its way (JSON:API "Inclusion of Related Resources").
+    deep = parse_listing_query([("include", "author.profileImage")]).shape.include
+    assert deep == frozenset({"author", "author.profileImage"})
     for bad, param in [([("include", "reviews")], "include"), ([("limit.images", "-1")], "limit.images")]:
         with pytest.raises(ApiError) as err:
             parse_listing_query(bad)
