@@ -1,10 +1,15 @@
-"""Date queries on the Boston data (4,325 listings, 21,063 unavailable runs) match the oracle."""
+"""The Boston data (4,325 listings, 21,063 unavailable runs): date queries match the oracle, and
+facets give the numbers counted by hand from Inside Airbnb's CSV."""
 
 from __future__ import annotations
 
+import csv
+import gzip
 import os
 import random
+from collections import Counter
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -79,3 +84,32 @@ def test_boston_date_queries_match_the_oracle(boston: tuple[Service, dict[str, d
         assert set(svc.all_ids(**params)) == want, params
         sizes.append(len(want))
     assert min(sizes) < len(listings) and max(sizes) > 0
+
+
+def test_boston_facets_are_the_csv_counted_by_hand(boston: tuple[Service, dict[str, dict[str, Any]]]) -> None:
+    """Counted from the CSV with the csv module alone: a row is a published listing when it has a
+    name and a price (Inside Airbnb leaves the price empty for inactive listings)."""
+    svc, _ = boston
+    with gzip.open(boston_dir() / "listings_search.csv.gz", "rt", newline="", encoding="utf-8") as handle:
+        rows = [r for r in csv.DictReader(handle) if r["name"].strip() and r["price"].strip()]
+    cents = [int(Decimal(r["price"].strip().lstrip("$").replace(",", "")) * 100) for r in rows]
+    types = Counter(r["room_type"].strip() for r in rows)
+    # The familiar numbers (docs/benchmarks.md uses them too).
+    assert len(rows) == 3543 and types["Entire home/apt"] == 2448 and types["Private room"] == 1044
+    resp = svc.public.get("/v1/api/listings/query", params={"facets": "pub_listingType,price", "perPage": 1})
+    assert resp.status_code == 200, resp.text
+    meta = resp.json()["meta"]
+    assert meta["totalItems"] == len(rows)
+    facets = meta["facets"]
+    assert facets["price"] == {"min": min(cents), "max": max(cents), "count": len(rows)}
+    assert facets["pub_listingType"] == {
+        "values": [{"value": v, "count": n} for v, n in sorted(types.items(), key=lambda kv: (-kv[1], kv[0]))],
+        "otherValues": 0,
+    }
+    # Ticking one type keeps the other types' counts (a disjunctive choice) and narrows the results.
+    ticked = svc.public.get(
+        "/v1/api/listings/query",
+        params={"facets": "pub_listingType", "pub_listingType": "Private room", "perPage": 1},
+    ).json()["meta"]
+    assert ticked["totalItems"] == types["Private room"]
+    assert ticked["facets"]["pub_listingType"] == facets["pub_listingType"]
