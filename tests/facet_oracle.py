@@ -1,5 +1,7 @@
 """Brute-force facets: every count computed from the listings and the rules of issue 14 alone.
 
+Covers publication, `ids`, `bounds`, price and schema filters. With keywords and dates the facet
+tests check only that counts add up to `totalItems` (those filters have oracles of their own).
 Deliberately shares nothing with search_api.facets or the query builder beyond the schema type
 check (`value_problem`, which is what makes a value "wrong-typed" for the indexer too), so an
 agreement between the two is evidence, not an echo.
@@ -20,6 +22,7 @@ class Listing:
     price: int | None
     public_data: dict[str, Any]
     metadata: dict[str, Any]
+    geo: tuple[float, float] | None = None  # (lat, lng)
 
 
 @dataclass(frozen=True)
@@ -40,6 +43,8 @@ class Query:
     facets: tuple[str, ...] = ()
     limit: int = 20
     schemas: dict[str, SearchSchema] = field(default_factory=dict)
+    # (ne_lat, ne_lng, sw_lat, sw_lng), as the API's `bounds`; a listing on its edge is inside.
+    bounds: tuple[float, float, float, float] | None = None
 
 
 def effective(schema: SearchSchema, listing: Listing) -> Any:
@@ -79,6 +84,10 @@ def counted(q: Query, listings: list[Listing], ignore: str | None = None) -> lis
     for listing in listings:
         if not listing.published or (q.ids is not None and listing.id not in q.ids):
             continue
+        if q.bounds is not None:
+            ne_lat, ne_lng, sw_lat, sw_lng = q.bounds
+            if listing.geo is None or not (sw_lat <= listing.geo[0] <= ne_lat and sw_lng <= listing.geo[1] <= ne_lng):
+                continue
         if all(matches(q, f, listing) for f in q.filters if not (f.key == ignore and _disjunctive(f))):
             out.append(listing)
     return out

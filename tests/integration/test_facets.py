@@ -86,15 +86,33 @@ _VALUE = {
 }
 
 
+# Listings stand on a 3 x 3 grid and `bounds` edges fall between its lines, so whether an edge is
+# inclusive never decides a count (the oracle says inclusive, as the engine's bounding box is).
+GRID_LAT = (42.1, 42.2, 42.3)
+GRID_LNG = (-71.3, -71.2, -71.1)
+EDGES_LAT = (42.05, 42.15, 42.25, 42.35)
+EDGES_LNG = (-71.35, -71.25, -71.15, -71.05)
+
+
 @st.composite
-def listing_data(draw: st.DrawFn) -> tuple[bool, int | None, dict[str, Any], dict[str, Any]]:
+def listing_data(
+    draw: st.DrawFn,
+) -> tuple[bool, int | None, dict[str, Any], dict[str, Any], tuple[float, float]]:
     pub: dict[str, Any] = {}
     meta: dict[str, Any] = {}
     for s in SCHEMAS[:-1]:
         if draw(st.booleans()):  # else the key is absent
             (pub if s.scope == "public" else meta)[s.key] = draw(_VALUE[s.type])
     price = draw(st.one_of(st.none(), st.sampled_from([0, 100, 250, 1000, 4000])))
-    return draw(st.booleans() | st.just(True)), price, pub, meta
+    geo = (draw(st.sampled_from(GRID_LAT)), draw(st.sampled_from(GRID_LNG)))
+    return draw(st.booleans() | st.just(True)), price, pub, meta, geo
+
+
+@st.composite
+def a_box(draw: st.DrawFn) -> tuple[float, float, float, float]:
+    south, north = sorted(draw(st.lists(st.sampled_from(EDGES_LAT), min_size=2, max_size=2, unique=True)))
+    west, east = sorted(draw(st.lists(st.sampled_from(EDGES_LNG), min_size=2, max_size=2, unique=True)))
+    return north, east, south, west
 
 
 @st.composite
@@ -134,13 +152,16 @@ def a_query(draw: st.DrawFn, ids: list[str]) -> tuple[oracle.Query, dict[str, st
     filters = [draw(a_filter(k)) for k in keys]
     chosen = draw(st.none() | st.sets(st.sampled_from(ids), min_size=1)) if ids else None
     limit = draw(st.sampled_from([1, 2, 20]))
+    box = draw(st.none() | a_box())
     params = {k: raw for (f, raw), k in zip(filters, keys, strict=True)}
     params["facets"] = ",".join(facets)
     params["facetLimit"] = str(limit)
     if chosen is not None:
         params["ids"] = ",".join(sorted(chosen))
+    if box is not None:
+        params["bounds"] = ",".join(str(v) for v in box)
     q = oracle.Query(
-        tuple(f for f, _ in filters), None if chosen is None else frozenset(chosen), facets, limit, BY_PARAM
+        tuple(f for f, _ in filters), None if chosen is None else frozenset(chosen), facets, limit, BY_PARAM, box
     )
     return q, params
 
@@ -153,7 +174,7 @@ def test_facets_match_the_oracle(
     svc, schemas = schema_svc
     author = new_id()
     listings, events = [], []
-    for published_, price, pub, meta in rows:
+    for published_, price, pub, meta, (lat, lng) in rows:
         lid = new_id()
         ev = listing_event(
             next(_seq) + 10_000_000,
@@ -165,14 +186,15 @@ def test_facets_match_the_oracle(
             public_data=pub,
         )
         ev["attributes"]["resource"]["attributes"]["metadata"] = meta
+        ev["attributes"]["resource"]["attributes"]["geolocation"] = {"lat": lat, "lng": lng}
         events.append(ev)
-        listings.append(oracle.Listing(lid, published_, price, pub, meta))
+        listings.append(oracle.Listing(lid, published_, price, pub, meta, (lat, lng)))
     if events:
         svc.send(events)
         svc.wait_searchable()
     for _ in range(3):
         drawn, params = data.draw(a_query([x.id for x in listings]))
-        q = oracle.Query(drawn.filters, drawn.ids, drawn.facets, drawn.limit, schemas)
+        q = oracle.Query(drawn.filters, drawn.ids, drawn.facets, drawn.limit, schemas, drawn.bounds)
         body = svc.query(authorId=author, **params)
         expected = oracle.facets(q, listings)
         assert body["meta"]["facets"] == expected, (params, rows)
