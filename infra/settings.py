@@ -68,6 +68,11 @@ class Settings(BaseSettings):
     # (the live-index lookup and the search together), instead of holding the storefront's request for
     # the engine client's 30 s, or for as long as a hung engine keeps the connection open.
     search_timeout_seconds: float = Field(default=5.0, gt=0)
+    # How long the API keeps an idle HTTP connection open. Longer than the idle timeouts of the
+    # load balancers and clients in front of it (AWS ALB 60 s, nginx 60 s, httpx 5 s): with
+    # uvicorn's 5 s default, a proxy or client reusing a connection at the moment the API closes
+    # it gets "server disconnected" (a 502 behind a load balancer).
+    keep_alive_seconds: float = Field(default=75.0, gt=0, le=3600)
 
     # Public query bounds (a 400 naming the parameter beyond them). The contract says 100 ids.
     max_keywords_chars: int = Field(default=256, ge=1, le=10_000)

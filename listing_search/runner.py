@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import socket
 import sys
 import threading
@@ -89,9 +90,18 @@ class ServerThread:
 
 def serve_in_thread(app: FastAPI, *, host: str = "127.0.0.1", port: int | None = None) -> ServerThread:
     port = port or free_port()
+    services = getattr(app.state, "services", None)
+    keep_alive = services.settings.keep_alive_seconds if services is not None else 75.0
     # proxy_headers off: the app decides whom X-Forwarded-For is believed from (LISTING_SEARCH_TRUSTED_PROXIES).
     config = uvicorn.Config(
-        app, host=host, port=port, log_level="warning", lifespan="on", access_log=False, proxy_headers=False
+        app,
+        host=host,
+        port=port,
+        log_level="warning",
+        lifespan="on",
+        access_log=False,
+        proxy_headers=False,
+        timeout_keep_alive=math.ceil(keep_alive),
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name="api", daemon=True)

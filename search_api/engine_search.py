@@ -23,6 +23,7 @@ import orjson
 from opensearchpy import OpenSearch
 from opensearchpy.exceptions import HTTP_EXCEPTIONS, ConnectionTimeout, TransportError
 from opensearchpy.exceptions import ConnectionError as EngineConnectionError
+from yarl import URL
 
 _JSON = {"content-type": "application/json", "accept": "application/json"}
 
@@ -35,6 +36,7 @@ class EngineSearch:
         self.headers = {**_JSON, **(headers or {})}
         self.pool = pool
         self._session: aiohttp.ClientSession | None = None
+        self._urls: dict[tuple[str, str | None], URL] = {}
 
     @classmethod
     def of(cls, engine: OpenSearch) -> EngineSearch:
@@ -46,14 +48,36 @@ class EngineSearch:
 
     def _open(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=self.pool, ttl_dns_cache=300))
+            self._session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=self.pool, ttl_dns_cache=300),
+                # An engine never sets cookies worth keeping; no jar, no per-answer cookie parsing.
+                cookie_jar=aiohttp.DummyCookieJar(),
+                # No `Accept-Encoding: gzip, deflate` (aiohttp's default), as opensearch-py sends none
+                # unless `http_compress` is on: OpenSearch compresses whenever asked (on by default,
+                # `http.compression`), which costs the engine a gzip and us a gunzip of ~45 KB per
+                # search on a network where bandwidth is not what is short.
+                skip_auto_headers=("Accept-Encoding", "User-Agent"),
+            )
         return self._session
+
+    def _url(self, index: str, filter_path: str | None) -> URL:
+        # Built and parsed once per index and filter: yarl's parse of a URL string is a noticeable
+        # share of a request's client-side cost.
+        key = (index, filter_path)
+        url = self._urls.get(key)
+        if url is None:
+            url = URL(f"{self.url}/{quote(index, safe=',*')}/_search")
+            if filter_path:
+                url = url.with_query(filter_path=filter_path)
+            if len(self._urls) > 256:  # index names change only at rebuilds; never grow unbounded
+                self._urls.clear()
+            self._urls[key] = url
+        return url
 
     async def search(
         self, index: str, body: dict[str, Any], *, timeout: float, filter_path: str | None = None
     ) -> dict[str, Any]:
-        url = f"{self.url}/{quote(index, safe=',*')}/_search"
-        params = {"filter_path": filter_path} if filter_path else None
+        url = self._url(index, filter_path)
         data = orjson.dumps(body)
         began = time.monotonic()
         for attempt in (1, 2):
@@ -61,7 +85,6 @@ class EngineSearch:
                 async with self._open().post(
                     url,
                     data=data,
-                    params=params,
                     headers=self.headers,
                     timeout=aiohttp.ClientTimeout(total=timeout - (time.monotonic() - began)),
                 ) as resp:

@@ -70,12 +70,9 @@ class FlexEdge:
                 body = error_body(401, f"Authorization: {problem}", source=["header", "Authorization"])
                 await self._send_error(send, body, as_transit=as_transit, verbose=verbose)
                 return
-        watched = _Started(send)
+        watched: _TransitSend | _VaryAccept = _TransitSend(send, verbose) if as_transit else _VaryAccept(send)
         try:
-            if as_transit:
-                await self.app(scope, receive, _TransitSend(watched, verbose))
-            else:
-                await self.app(scope, receive, _vary_accept(watched))
+            await self.app(scope, receive, watched)
         except Exception:
             # An unexpected error still answers in the error shape the client asked for (and, since
             # CORS sits outside, with CORS headers a browser page can read). Re-raised: Starlette's
@@ -113,8 +110,8 @@ class FlexEdge:
         await send({"type": "http.response.body", "body": body})
 
 
-class _Started:
-    """Notes whether an answer has begun to go out."""
+class _VaryAccept:
+    """The JSON path: one header more, and a note of whether the answer has started."""
 
     def __init__(self, send: Send) -> None:
         self.send = send
@@ -123,16 +120,8 @@ class _Started:
     async def __call__(self, message: Message) -> None:
         if message["type"] == "http.response.start":
             self.started = True
-        await self.send(message)
-
-
-def _vary_accept(send: Send) -> Send:
-    async def send_with_vary(message: Message) -> None:
-        if message["type"] == "http.response.start":
             message["headers"] = [*message.get("headers", []), (b"vary", b"Accept")]
-        await send(message)
-
-    return send_with_vary
+        await self.send(message)
 
 
 class _TransitSend:
@@ -143,12 +132,14 @@ class _TransitSend:
         self.verbose = verbose
         self.start: Message | None = None
         self.chunks: list[bytes] = []
+        self.started = False  # anything sent on: until then an error may still be answered
 
     async def __call__(self, message: Message) -> None:
         if message["type"] == "http.response.start":
             headers = message.get("headers", [])
             is_json = any(k == b"content-type" and v.split(b";")[0].strip() == _JSON for k, v in headers)
             if not is_json:
+                self.started = True
                 await self.send({**message, "headers": [*headers, (b"vary", b"Accept")]})
                 return
             self.start = message
@@ -169,5 +160,6 @@ class _TransitSend:
             (b"content-length", str(len(body)).encode()),
             (b"vary", b"Accept"),
         ]
+        self.started = True
         await self.send({**start, "headers": headers})
         await self.send({"type": "http.response.body", "body": body})

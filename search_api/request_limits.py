@@ -27,7 +27,17 @@ class RequestLimits:
             details = f"query: the query string is longer than {self.max_query_bytes} bytes"
             await _refuse(send, 414, details, ["query"])
             return
-        declared = dict(scope.get("headers", [])).get(b"content-length", b"")
+        declared, chunked = b"", False
+        for name, value in scope.get("headers", []):
+            if name == b"content-length":
+                declared = value
+            elif name == b"transfer-encoding":
+                chunked = True
+        if not chunked and declared in (b"", b"0"):
+            # No body (RFC 9112 section 6.3: neither header means length zero), as with every
+            # search: nothing to bound, so the request goes on untouched and unbuffered.
+            await self.app(scope, receive, send)
+            return
         if declared.isdigit() and int(declared) > self.max_body_bytes:
             await _refuse(send, 413, self._too_large(), ["body"])
             return

@@ -119,3 +119,32 @@ def test_a_connection_the_engine_closed_is_tried_once_more() -> None:
 
     assert asyncio.run(run(handler, search())) == {}
     assert calls == 2
+
+
+def test_no_compression_is_asked_for_and_urls_are_built_once() -> None:
+    """As opensearch-py without `http_compress`: no Accept-Encoding, so OpenSearch (which gzips
+    whenever asked) answers plain JSON."""
+    seen: list[bytes] = []
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while True:
+            try:
+                seen.append(await read_request(reader))
+            except asyncio.IncompleteReadError:
+                return
+            writer.write(answer(200, b"{}"))
+            await writer.drain()
+
+    async def twice(engine: EngineSearch) -> object:
+        for index in ("a-1", "b,c"):
+            await engine.search(index, {}, timeout=2.0, filter_path="hits.hits._id")
+        await engine.search("a-1", {}, timeout=2.0)
+        return len(engine._urls)
+
+    assert asyncio.run(run(handler, twice)) == 3
+    assert [r.split(b" ")[1] for r in seen] == [
+        b"/a-1/_search?filter_path=hits.hits._id",
+        b"/b,c/_search?filter_path=hits.hits._id",
+        b"/a-1/_search",
+    ]
+    assert all(b"accept-encoding" not in r.lower() and b"user-agent" not in r.lower() for r in seen), seen
