@@ -459,7 +459,9 @@ def test_readable_on_a_phone(page: Page, screenshot_dir: Path) -> None:
     assert card["width"] >= PHONE[0] * 0.8  # cards use the width
     font = page.js("return parseFloat(getComputedStyle(document.querySelector('#cards .card .desc')).fontSize)")
     assert font >= 14
-    assert not page.find("#filters").get_attribute("open")  # folded, so results come first
+    assert not page.find("#filters").get_attribute("open")  # folded
+    # Then the results, and the map below them: what a shopper came for is on the first screen.
+    assert card["y"] < page.find(".map-panel").rect["y"] and card["y"] < PHONE[1]
     page.screenshot(screenshot_dir, "storefront-390x844.png", PHONE)
     page.find("#filters summary").click()
     assert page.choice("pub_listingType", "Private room").is_displayed()
