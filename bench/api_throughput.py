@@ -57,7 +57,7 @@ from bench.query_overhead import storefront_queries
 from bench.scale import boston, events
 from indexer.context import Services
 from indexer.index_admin import live_index
-from listing_search.runner import cli_command, free_port
+from listing_search.runner import cli_command, free_port, stop_process_group
 from schemas.availability import utc_today
 from search_api.listing_params import parse_listing_query
 from search_api.listing_query import search_body
@@ -83,12 +83,7 @@ def process(
     try:
         yield proc.pid
     finally:
-        os.killpg(proc.pid, signal.SIGINT)
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(10)
+        stop_process_group(proc, signal.SIGINT, grace=20)
 
 
 def instant(mode: str, path: Path, port: int, upstream: str | None = None, cores: str | None = None) -> Any:

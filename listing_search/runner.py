@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
+import os
+import signal
 import socket
+import subprocess
 import sys
 import threading
 import time
@@ -12,6 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import uvicorn
 from celery import Celery
@@ -86,6 +91,19 @@ class ServerThread:
     def stop(self) -> None:
         self.server.should_exit = True
         self.thread.join(10)
+
+
+def stop_process_group(proc: subprocess.Popen[Any], sig: int = signal.SIGTERM, grace: float = 30.0) -> None:
+    """Stop a process started with `start_new_session=True`, and its children (uvicorn's workers,
+    beat's child): `sig` to the group, `grace` seconds, then SIGKILL to whatever is left of it.
+    The leader's own exit status is kept when it stopped in time."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, sig)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        proc.wait(grace)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(10)
 
 
 def serve_in_thread(app: FastAPI, *, host: str = "127.0.0.1", port: int | None = None) -> ServerThread:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import httpx
 
-from listing_search.runner import cli_command, free_port
+from listing_search.runner import cli_command, free_port, stop_process_group
 from tests.support import OPERATOR_TOKEN, listing_event, new_id, running_service
 
 
@@ -71,12 +71,7 @@ def test_two_worker_processes_serve_one_port_and_count_together(engine_url: str,
                 # Each process adds its searches to the instance's histogram within a second.
                 _wait(counted, proc)
         finally:
-            os.killpg(proc.pid, signal.SIGINT)
-            try:
-                proc.wait(20)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(10)
+            stop_process_group(proc, signal.SIGINT, grace=20)
         assert proc.returncode in (0, -signal.SIGINT), proc.stderr.read() if proc.stderr else ""
 
 

@@ -26,7 +26,7 @@ from indexer.sharetribe.checkpoint import POLLED_AT, load_checkpoint
 from indexer.sharetribe.poller import start_resync
 from indexer.sharetribe.reconcile import Reconciler, start_reconcile
 from infra.settings import Settings
-from listing_search.runner import cli_command, free_port
+from listing_search.runner import cli_command, free_port, stop_process_group
 from tests import flex_oracle
 from tests.sharetribe_standin import (
     CLIENT_ID,
@@ -625,13 +625,7 @@ def wait_matching(svc: Service, stand: StandIn, proc: subprocess.Popen[str], tim
 
 def stop(proc: subprocess.Popen[Any]) -> None:
     """SIGTERM to the process group, then SIGKILL to whatever is left of it (beat's child too)."""
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGTERM)
-    with contextlib.suppress(subprocess.TimeoutExpired):
-        proc.wait(30)
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait(10)
+    stop_process_group(proc, signal.SIGTERM, grace=30)
 
 
 def crash(proc: subprocess.Popen[Any]) -> None:
