@@ -41,21 +41,28 @@ def count(pipe: redis.client.Pipeline, keys: RedisKeys, field: str, n: int) -> N
         pipe.expire(key, TTL_SECONDS)
 
 
-def read(client: redis.Redis, keys: RedisKeys, now: float | None = None) -> dict[str, Any]:
-    """Per second over the last minute's complete buckets and the current one so far: the
-    window runs from the start of the oldest bucket to now (60 to 70 s)."""
-    at = time.time() if now is None else now
+def window_buckets(keys: RedisKeys, at: float) -> list[str]:
+    """The buckets `rates` sums at `at`: the last minute's complete ones and the current one."""
     current = bucket_of(at)
-    pipe = client.pipeline(transaction=False)
-    for b in range(current - WINDOW_BUCKETS, current + 1):
-        pipe.hmget(keys.rate_bucket(b), [ACCEPTED, APPLIED])
-    sums = {ACCEPTED: 0, APPLIED: 0}
-    for accepted, applied in pipe.execute():
-        sums[ACCEPTED] += int(accepted or 0)
-        sums[APPLIED] += int(applied or 0)
-    window = WINDOW_BUCKETS * BUCKET_SECONDS + (at - current * BUCKET_SECONDS)
+    return [keys.rate_bucket(b) for b in range(current - WINDOW_BUCKETS, current + 1)]
+
+
+def rates(counts: list[list[bytes | None]], at: float) -> dict[str, Any]:
+    """From `HMGET <bucket> accepted applied` of each of `window_buckets`, in order: per second
+    over the time they span, from the start of the oldest to `at` (60 to 70 s)."""
+    accepted = sum(int(a or 0) for a, _ in counts)
+    applied = sum(int(b or 0) for _, b in counts)
+    window = WINDOW_BUCKETS * BUCKET_SECONDS + (at - bucket_of(at) * BUCKET_SECONDS)
     return {
         "windowSeconds": round(window, 1),
-        "acceptedPerSecond": round(sums[ACCEPTED] / window, 2),
-        "appliedPerSecond": round(sums[APPLIED] / window, 2),
+        "acceptedPerSecond": round(accepted / window, 2),
+        "appliedPerSecond": round(applied / window, 2),
     }
+
+
+def read(client: redis.Redis, keys: RedisKeys, now: float | None = None) -> dict[str, Any]:
+    at = time.time() if now is None else now
+    pipe = client.pipeline(transaction=False)
+    for key in window_buckets(keys, at):
+        pipe.hmget(key, [ACCEPTED, APPLIED])
+    return rates(pipe.execute(), at)

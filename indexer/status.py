@@ -42,7 +42,11 @@ def pipeline_status(client: redis.Redis, keys: RedisKeys) -> dict[str, Any]:
     pipe.xlen(keys.events)
     pipe.xrange(keys.events, count=1)
     pipe.xlen(keys.dead_letters)
-    raw, pending, oldest, dead = pipe.execute()
+    # The rates' buckets in the same round trip.
+    at = time.time()
+    for key in event_rates.window_buckets(keys, at):
+        pipe.hmget(key, [event_rates.ACCEPTED, event_rates.APPLIED])
+    raw, pending, oldest, dead, *counts = pipe.execute()
     lag = 0.0
     if oldest:
         # Stream ids start with the append time in ms: the age of the oldest unsettled event.
@@ -64,7 +68,7 @@ def pipeline_status(client: redis.Redis, keys: RedisKeys) -> dict[str, Any]:
             "deadLettered": _int(raw, stats.DEAD_LETTERED),
             "transactionLinks": _int(raw, stats.LINKED),
         },
-        "rates": event_rates.read(client, keys),
+        "rates": event_rates.rates(counts, at),
     }
 
 

@@ -72,7 +72,7 @@ class Settings(BaseSettings):
     # load balancers and clients in front of it (AWS ALB 60 s, nginx 60 s, httpx 5 s): with
     # uvicorn's 5 s default, a proxy or client reusing a connection at the moment the API closes
     # it gets "server disconnected" (a 502 behind a load balancer).
-    keep_alive_seconds: float = Field(default=75.0, gt=0, le=3600)
+    keep_alive_seconds: int = Field(default=75, ge=1, le=3600)  # uvicorn takes whole seconds
 
     # Public query bounds (a 400 naming the parameter beyond them). The contract says 100 ids.
     max_keywords_chars: int = Field(default=256, ge=1, le=10_000)

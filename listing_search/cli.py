@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import math
 import os
 import secrets
 import signal
@@ -122,7 +121,7 @@ def cmd_dev(args: argparse.Namespace) -> int:
                 host=args.host,
                 port=args.port,
                 log_level="warning",
-                timeout_keep_alive=math.ceil(settings.keep_alive_seconds),
+                timeout_keep_alive=settings.keep_alive_seconds,
             )
     finally:
         worker.stop()
@@ -192,7 +191,7 @@ def cmd_api(args: argparse.Namespace) -> int:
         "proxy_headers": False,  # X-Forwarded-For is judged by the app (LISTING_SEARCH_TRUSTED_PROXIES)
         # A line per request costs about a tenth of a millisecond; the proxy in front logs anyway.
         "access_log": args.access_log,
-        "timeout_keep_alive": math.ceil(settings.keep_alive_seconds),
+        "timeout_keep_alive": settings.keep_alive_seconds,
     }
     # All worker processes of this instance add to one query-latency histogram (see metrics.py).
     instance = settings.instance_id or f"{socket.gethostname()}:{args.port}"

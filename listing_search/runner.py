@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import math
 import os
 import signal
 import socket
@@ -108,8 +107,13 @@ def stop_process_group(proc: subprocess.Popen[Any], sig: int = signal.SIGTERM, g
 
 def serve_in_thread(app: FastAPI, *, host: str = "127.0.0.1", port: int | None = None) -> ServerThread:
     port = port or free_port()
+    # The app's own setting; an app without services (a test's proxy) gets the setting's default.
     services = getattr(app.state, "services", None)
-    keep_alive = services.settings.keep_alive_seconds if services is not None else 75.0
+    keep_alive: int = (
+        services.settings.keep_alive_seconds
+        if services is not None
+        else Settings.model_fields["keep_alive_seconds"].default
+    )
     # proxy_headers off: the app decides whom X-Forwarded-For is believed from (LISTING_SEARCH_TRUSTED_PROXIES).
     config = uvicorn.Config(
         app,
@@ -119,7 +123,7 @@ def serve_in_thread(app: FastAPI, *, host: str = "127.0.0.1", port: int | None =
         lifespan="on",
         access_log=False,
         proxy_headers=False,
-        timeout_keep_alive=math.ceil(keep_alive),
+        timeout_keep_alive=keep_alive,
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name="api", daemon=True)

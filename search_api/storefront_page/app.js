@@ -100,11 +100,14 @@
     return facetGroups()[0] || [];
   }
 
-  /** The further facet requests of the current search (none while it fits in one). */
-  function extraFacetQueries() {
-    return facetGroups().slice(1).map(function (keys) {
-      var q = {};
-      new URLSearchParams(apiQuery()).forEach(function (v, k) { q[k] = v; });
+  /** The further facet requests of the search `qs` (none while it fits in one). */
+  function extraFacetQueries(qs) {
+    var groups = facetGroups().slice(1);
+    if (!groups.length) return [];
+    var base = {};
+    new URLSearchParams(qs).forEach(function (v, k) { base[k] = v; });
+    return groups.map(function (keys) {
+      var q = Object.assign({}, base);
       q.perPage = "1";
       q.page = "1";
       q["fields.listing"] = "title";
@@ -434,7 +437,7 @@
     window.__searchRequests = probe.searchRequests;
     probe.requestTimes.push(performance.now());
     setState("loading");
-    var extras = extraFacetQueries().map(function (extra) {
+    var extras = extraFacetQueries(qs).map(function (extra) {
       // Counts only: a failure here leaves those filters without counts, not the search broken.
       return fetch(QUERY_URL + "?" + extra, { headers: { Accept: "application/json" }, signal: controller.signal })
         .then(function (resp) { return resp.ok ? resp.json() : null; })
