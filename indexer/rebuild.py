@@ -55,9 +55,13 @@ LOCK_TTL_MS = 30_000
 KEEPALIVE_S = 10.0
 SWAP_WAIT_S = 30.0
 # Dirty listings left when we stop chasing and pause writers for the final copy; chasing a
-# writer faster than us gives up after CATCH_UP_ROUNDS and pauses anyway.
+# writer faster than us gives up after CATCH_UP_ROUNDS or CATCH_UP_SECONDS, whichever comes
+# first, and pauses anyway. Rounds alone were no bound in time: with small pages on a slow
+# engine (25 listings, half a second a round) 200 rounds took over 100 s while the writer kept
+# the set above the threshold, and more chasing could not shrink it.
 SWAP_WHEN_DIRTY_BELOW = 100
 CATCH_UP_ROUNDS = 200
+CATCH_UP_SECONDS = 20.0
 
 
 class RebuildError(RuntimeError):
@@ -229,8 +233,12 @@ def _rebuild_once(
 
     jobs.update(r, keys, job_id, phase="catch-up")
     caught_up = 0
+    chase_until = time.monotonic() + CATCH_UP_SECONDS
     for _ in range(CATCH_UP_ROUNDS):
         if gate.dirty_count() < SWAP_WHEN_DIRTY_BELOW:
+            break
+        if time.monotonic() > chase_until:
+            log.info("rebuild %s: writes outpace the catch-up; pausing them for the swap", job_id)
             break
         caught_up += _copy_dirty(services, gate, live.name, target, schemas, resync)
 

@@ -8,14 +8,17 @@ sequenceId order with the final schemas in place from the start.
 from __future__ import annotations
 
 import copy
+import logging
 import random
 import threading
 import time
 from typing import Any
 
+import pytest
 from celery import Celery
 from opensearchpy import helpers
 
+from indexer import rebuild
 from tests.integration.albany_events import albany_events
 from tests.support import Service, running_service
 
@@ -127,4 +130,43 @@ def test_rebuilds_under_reads_and_writes_lose_nothing(engine_url: str, redis_url
         oracle.wait_searchable(timeout=120)
         want = index_contents(oracle)
     assert len(got) == len(want) > 421
+    assert got == want
+
+
+def test_a_chase_that_cannot_catch_up_pauses_writes_and_loses_nothing(
+    engine_url: str,
+    redis_url: str,
+    job_worker: Celery,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Writes that outpace the catch-up end it by time, not by 200 rounds: here the set is never
+    small enough and the time is up at once, so every dirty listing is copied during the pause."""
+    monkeypatch.setattr(rebuild, "SWAP_WHEN_DIRTY_BELOW", 0)  # never caught up
+    monkeypatch.setattr(rebuild, "CATCH_UP_SECONDS", 0.0)
+    caplog.set_level(logging.INFO, logger="indexer.rebuild")
+    base = albany_events()
+    with running_service(engine_url, redis_url, jobs=job_worker, rebuild_page_size=25, batch_size=200) as svc:
+        for i in range(0, len(base), 500):
+            svc.send(base[i : i + 500])
+        svc.wait_searchable(timeout=120)
+        writer = Writer(svc, base, first_seq=len(base))
+        writer.start()
+        time.sleep(0.3)
+        job = svc.apply_schema("public", "guests", "long")
+        time.sleep(0.3)
+        writer.stop.set()
+        writer.join(30)
+        svc.wait_searchable(timeout=120)
+        assert job is not None and job["state"] == "succeeded", job
+        assert any("writes outpace the catch-up" in r.getMessage() for r in caplog.records)
+        got = index_contents(svc)
+    with running_service(engine_url, redis_url, jobs=job_worker) as oracle:
+        oracle.apply_schema("public", "guests", "long")
+        everything = sorted(base + writer.sent, key=lambda e: e["attributes"]["sequenceId"])
+        for i in range(0, len(everything), 500):
+            oracle.send(everything[i : i + 500])
+        oracle.wait_searchable(timeout=120)
+        want = index_contents(oracle)
+    assert len(writer.sent) > 10 and len(got) == len(want) > 421
     assert got == want
