@@ -55,12 +55,12 @@ from bench.common import (
 )
 from bench.query_overhead import storefront_queries
 from bench.scale import boston, events
-from indexer.context import Services
-from indexer.index_admin import live_index
+from indexer.index.live import live_index
+from indexer.services import Services
 from listing_search.runner import cli_command, free_port, stop_process_group
 from schemas.availability import utc_today
-from search_api.listing_params import parse_listing_query
-from search_api.listing_query import search_body
+from search_api.search.dsl import search_body
+from search_api.search.parse import parse_listing_query
 
 PATH = "/v1/api/listings/query"
 GOALS = {"overheadP50Ms": 1.0, "overheadP99Ms": 5.0, "perCorePerSecond": 1000, "scaling": 0.8}
@@ -308,14 +308,14 @@ def profile(pid: int, seconds: float, base: str, cores: str | None) -> dict[str,
 _GROUPS = [
     (
         "JSON decode of the engine's answer",
-        ("_decode (search_api/engine_search.py", "decoder.py", "loads (json", "deserializer", "serializer.py"),
+        ("_decode (search_api/search/engine_call.py", "decoder.py", "loads (json", "deserializer", "serializer.py"),
     ),
     (
         "engine HTTP client (aiohttp; opensearch-py for start-up reads)",
-        ("opensearchpy", "urllib3", "http/client.py", "socket.py", "aiohttp", "engine_search.py", "yarl", "multidict"),
+        ("opensearchpy", "urllib3", "http/client.py", "socket.py", "aiohttp", "engine_call.py", "yarl", "multidict"),
     ),
     ("rendering listings (schemas/listing_doc.py)", ("listing_doc.py",)),
-    ("parsing and query DSL (search_api)", ("listing_params.py", "listing_query.py", "facets.py")),
+    ("parsing and query DSL (search_api)", ("parse.py", "dsl.py", "facets.py", "listing_query.py")),
     ("our middleware and routes (search_api)", ("search_api/",)),
     ("thread-pool hand-offs (anyio, starlette.concurrency)", ("anyio", "concurrency.py", "threading.py", "queue.py")),
     ("uvicorn, Starlette and FastAPI", ("uvicorn", "starlette", "fastapi", "httptools", "uvloop", "asyncio")),
@@ -445,7 +445,7 @@ def main() -> None:
 def filter_path_effect(built: Services, rounds: int) -> dict[str, Any]:
     """The one change the engine sees (`filter_path`): each query's `_search` with and without it,
     straight to the real engine, interleaved, and the bytes it answers."""
-    from search_api.routes.listings import _FILTER_PATH
+    from search_api.search.listings import FILTER_PATH
 
     live = live_index(built.engine, built.names)
     assert live is not None
@@ -459,7 +459,7 @@ def filter_path_effect(built: Services, rounds: int) -> dict[str, Any]:
         sizes: dict[str, int] = {}
         for i in range(rounds + 5):
             for which in ("with", "without") if i % 2 else ("without", "with"):
-                query = {"filter_path": _FILTER_PATH} if which == "with" else {}
+                query = {"filter_path": FILTER_PATH} if which == "with" else {}
                 t0 = time.perf_counter()
                 answer = transport.perform_request("POST", f"/{index}/_search", params=query, body=body)
                 elapsed = time.perf_counter() - t0

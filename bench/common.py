@@ -17,7 +17,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from indexer.context import Services
+from indexer.services import Services
 from infra.settings import Settings
 from listing_search.runner import cli_command, scratch_deployment
 
@@ -214,7 +214,7 @@ def load_documents(built: Services, raw: Sequence[dict[str, Any]], *, chunk: int
 
     from opensearchpy import helpers
 
-    from indexer.index_admin import live_index
+    from indexer.index.live import live_index
     from schemas.availability import utc_today
     from schemas.events import ChangeEvent, classify
     from schemas.listing_doc import build_document, merge
@@ -236,7 +236,7 @@ def load_documents(built: Services, raw: Sequence[dict[str, Any]], *, chunk: int
     helpers.bulk(built.engine, actions(), chunk_size=chunk, request_timeout=120)
     built.engine.indices.refresh(index=live.name)
     top = max(r["attributes"]["sequenceId"] for r in raw)
-    from indexer import stats
+    from indexer.pipeline import stats
 
     built.redis.hset(built.keys.stats, mapping={stats.ACCEPTED_SEQ: top, stats.LAST_SEQ: top})
     return len(groups)

@@ -40,7 +40,7 @@ from bench.common import (
     write_results,
 )
 from bench.scale import boston, events
-from indexer import stats
+from indexer.pipeline import stats
 from listing_search.runner import free_port
 from schemas.availability import utc_today
 

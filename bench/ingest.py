@@ -48,8 +48,9 @@ from bench.common import (
     write_results,
 )
 from bench.scale import boston, events
-from indexer.index_admin import create_index, live_index
-from indexer.status import pipeline_status
+from indexer.index.lifecycle import create_index
+from indexer.index.live import live_index
+from indexer.ops.status import pipeline_status
 from listing_search.runner import free_port
 from schemas.availability import utc_today
 

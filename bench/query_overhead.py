@@ -38,14 +38,15 @@ from bench.common import (
     write_results,
 )
 from bench.scale import boston, events
-from indexer import schema_registry
-from indexer.index_admin import create_index, live_index, swap_aliases
+from indexer.index import schema_registry
+from indexer.index.lifecycle import create_index, swap_aliases
+from indexer.index.live import live_index
 from listing_search.runner import free_port
 from schemas.availability import utc_today
 from schemas.search_schema import SearchSchema
-from search_api.facets import facets_answer
-from search_api.listing_params import parse_listing_query
-from search_api.listing_query import search_body
+from search_api.search.dsl import search_body
+from search_api.search.facets import facets_answer
+from search_api.search.parse import parse_listing_query
 
 T = TypeVar("T")
 

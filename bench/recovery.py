@@ -46,11 +46,11 @@ from bench.common import (
     write_results,
 )
 from bench.scale import boston, events
-from indexer import stats
-from indexer.context import Services
-from indexer.intake import accept, event_limits
-from indexer.metrics import bulk_metrics_key
-from indexer.status import index_status, pipeline_status
+from indexer.ops.status import index_status, pipeline_status
+from indexer.pipeline import stats
+from indexer.pipeline.intake import accept, event_limits
+from indexer.services import Services
+from infra import histogram
 from schemas.availability import utc_today
 
 PAGE = 1000
@@ -250,7 +250,7 @@ def applied(built: Services) -> int:
 def bulk_counts(built: Services) -> tuple[int, int]:
     """(bulk requests, documents written) that acknowledged batches recorded: a dead run's
     unacknowledged bulks never count, so the difference across the kill is the successor's own."""
-    raw: Any = built.redis.hmget(bulk_metrics_key(built.keys), ["count", "documents"])
+    raw: Any = built.redis.hmget(built.keys.bulk_metrics, ["count", histogram.DOCUMENTS])
     return int(raw[0] or 0), int(raw[1] or 0)
 
 

@@ -14,7 +14,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from indexer.airbnb_import import AirbnbDataset, iter_events, load_dataset
+from listing_search.demo.airbnb_import import AirbnbDataset, iter_events, load_dataset
 
 JITTER_DEGREES = 0.002
 

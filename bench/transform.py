@@ -23,7 +23,7 @@ from typing import Any
 
 from bench.common import BOSTON, print_table, write_results
 from bench.scale import boston, events
-from indexer.worker import index_op
+from indexer.index.documents import index_op
 from schemas.availability import utc_today
 from schemas.events import ChangeEvent, classify
 from schemas.index_layout import F

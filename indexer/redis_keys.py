@@ -1,14 +1,12 @@
-"""Redis key names, all under one prefix so deployments and test runs never collide."""
+"""Redis key names of the indexing side (stream, counters, links, rebuild, sync, jobs), all under
+one prefix so deployments and test runs never collide. The API's own keys (token secret, rate
+limit, query histogram) are `search_api.redis_keys`."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import redis
-
-# Stream entries carry their listing id beside the event, so a worker can size its batch by the
-# listings it touches without decoding every event twice.
-LISTING_FIELD = "l"
 
 
 @dataclass(frozen=True)
@@ -29,12 +27,12 @@ class RedisKeys:
         return f"{self.prefix}stats"
 
     def rate_bucket(self, bucket: int) -> str:
-        """Hash: events accepted and applied in one 10-second bucket (indexer/event_rates.py)."""
+        """Hash: events accepted and applied in one 10-second bucket (indexer/pipeline/event_rates.py)."""
         return f"{self.prefix}stats:rate:{bucket}"
 
     @property
     def links(self) -> str:
-        """Hash: transaction id and booking id -> listing id (indexer/booking_links.py)."""
+        """Hash: transaction id and booking id -> listing id (indexer/pipeline/booking_links.py)."""
         return f"{self.prefix}links"
 
     @property
@@ -101,12 +99,9 @@ class RedisKeys:
     group: str = "indexer"
 
     @property
-    def token_secret(self) -> str:
-        return f"{self.prefix}auth:token-secret"
-
-    def rate_limit(self, client: str) -> str:
-        """A client's request count in the current public-search window; expires with the window."""
-        return f"{self.prefix}ratelimit:{client}"
+    def bulk_metrics(self) -> str:
+        """Hash: the workers' `_bulk` latency histogram and documents written (infra/histogram.py)."""
+        return f"{self.prefix}metrics:bulk"
 
 
 def drop_prefixed(client: redis.Redis, prefix: str) -> int:

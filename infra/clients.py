@@ -9,8 +9,7 @@ from typing import Any
 import orjson
 import redis
 from opensearchpy import OpenSearch
-from opensearchpy.exceptions import ConnectionError as EngineConnectionError
-from opensearchpy.exceptions import ConnectionTimeout, TransportError
+from opensearchpy.exceptions import ConnectionTimeout
 from opensearchpy.serializer import JSONSerializer
 
 # Below this, a call could not get an answer from even a healthy engine: fail it at once rather than
@@ -86,33 +85,6 @@ class Deadline:
         if left < MIN_CALL_SECONDS:
             raise ConnectionTimeout("TIMEOUT", f"the {self.seconds:g} s budget is spent", None)
         return left
-
-
-def engine_failure_reason(exc: Exception, deadline: Deadline | None = None) -> str:
-    """A short reason an engine call failed, for status, readiness and logs.
-
-    Never the exception's text: it carries the engine's URL (credentials included when the URL has
-    them) and /readyz answers anyone.
-    """
-    if isinstance(exc, ConnectionTimeout) or (isinstance(exc, EngineConnectionError) and "timed out" in str(exc)):
-        after = f" after {deadline.seconds:g} s" if deadline is not None else ""
-        return f"timed out{after}"
-    if isinstance(exc, EngineConnectionError):
-        return "connection refused" if "refused" in str(exc).lower() else "unreachable"
-    if isinstance(exc, TransportError) and isinstance(exc.status_code, int):
-        return f"answered HTTP {exc.status_code}"
-    return f"failed ({type(exc).__name__})"
-
-
-def redis_failure_reason(exc: Exception, timeout: float) -> str:
-    """The same for Redis: redis-py's messages name the host and port, so they are not passed on."""
-    if isinstance(exc, redis.TimeoutError):
-        return f"timed out after {timeout:g} s"
-    if isinstance(exc, redis.AuthenticationError | redis.ResponseError):  # before ConnectionError, its base
-        return f"refused the command ({type(exc).__name__})"
-    if isinstance(exc, redis.ConnectionError):
-        return "connection refused" if "refused" in str(exc).lower() else "unreachable"
-    return f"failed ({type(exc).__name__})"
 
 
 def request_options(deadline: Deadline | None) -> dict[str, float]:

@@ -20,8 +20,6 @@ from infra.settings import Settings
 from schemas.search_schema import SCHEMA_TYPES, SCOPES
 
 if TYPE_CHECKING:
-    from indexer.celery_app import JobQueue
-    from indexer.context import Services
     from listing_search.operator_client import OperatorClient
 
 log = logging.getLogger("listing_search")
@@ -49,12 +47,14 @@ def cmd_dev(args: argparse.Namespace) -> int:
     """Everything in one process on embedded defaults, with the Albany demo data."""
     import uvicorn
 
-    from indexer.airbnb_import import DEMO_DATA_DIR
-    from indexer.celery_app import JobQueue
-    from indexer.intake import accept
+    from indexer.pipeline.intake import accept
     from indexer.redis_keys import drop_prefixed
+    from indexer.tasks.celery_app import JobQueue
+    from indexer.tasks.dev_loops import start_loops
+    from indexer.tasks.work import TaskWork, services_for
     from infra.local_redis import RedisUnavailable, ensure_redis
-    from listing_search.demo_import import feed
+    from listing_search.demo.airbnb_import import DEMO_DATA_DIR
+    from listing_search.demo.feed import feed
     from listing_search.runner import build_services, job_worker_in_thread, start_worker
     from search_api.app import create_app
 
@@ -96,7 +96,6 @@ def cmd_dev(args: argparse.Namespace) -> int:
         log.info("Sharetribe sync configured: the marketplace is the data, the Albany demo is not loaded")
     elif not args.no_demo:
         threading.Thread(target=load_demo, name="demo-import", daemon=True).start()
-    threading.Thread(target=_roll_daily, args=(services,), name="horizon-roll", daemon=True).start()
 
     token = settings.operator_secret()
     base = f"http://{args.host}:{args.port}"
@@ -110,11 +109,13 @@ def cmd_dev(args: argparse.Namespace) -> int:
         f"  operator token: {token}\n",
         flush=True,
     )
+    periodic_stop = threading.Event()
     try:
         with job_worker_in_thread(settings, engine_url) as celery_app:
             queue = JobQueue(celery_app, settings)
-            if settings.sync_configured():
-                threading.Thread(target=_sync_loop, args=(services, queue), name="sharetribe-sync", daemon=True).start()
+            # dev has no Celery beat: the same schedule runs on threads (the sync, the horizon roll, ...).
+            work = TaskWork(services_for(settings, engine_url), lambda _: queue.enqueue_rebuild)
+            start_loops(settings, work, periodic_stop)
             app = create_app(services, job_queue=queue)
             uvicorn.run(
                 app,
@@ -124,6 +125,7 @@ def cmd_dev(args: argparse.Namespace) -> int:
                 timeout_keep_alive=settings.keep_alive_seconds,
             )
     finally:
+        periodic_stop.set()
         worker.stop()
         if engine is not None:
             engine.close()  # type: ignore[attr-defined]
@@ -131,48 +133,11 @@ def cmd_dev(args: argparse.Namespace) -> int:
     return 0
 
 
-def _sync_loop(services: Services, queue: JobQueue) -> None:
-    """dev has no Celery beat: poll the Integration API on a timer instead."""
-    import time
-
-    from indexer.sharetribe.api import IntegrationApi
-    from indexer.sharetribe.poller import poll
-
-    api = IntegrationApi.from_settings(services.settings)
-    log.info("Sharetribe sync: polling %s", services.settings.sharetribe_base_url)
-    while True:
-        try:
-            report = poll(services, api, enqueue=queue.enqueue_rebuild)
-            if report.events or report.resync_job:
-                log.info("sync: %s", report.as_json())
-        except Exception:
-            log.exception("sync poll failed; trying again")
-        time.sleep(services.settings.sync_interval_seconds)
-
-
-def _roll_daily(services: Services) -> None:
-    """dev has no Celery beat: check once a minute whether the UTC day changed."""
-    import time
-
-    from indexer.horizon import roll_horizon
-    from schemas.availability import utc_today
-
-    day = utc_today()
-    while True:
-        time.sleep(60)
-        if utc_today() != day:
-            day = utc_today()
-            try:
-                roll_horizon(services)
-            except Exception:
-                log.exception("horizon roll failed; it runs again tomorrow or on POST /v1/jobs/roll-horizon")
-
-
 def cmd_api(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from indexer.services import Services
     from search_api.app import create_app
-    from search_api.services import Services
 
     settings = Settings()
     if not settings.operator_secret():
@@ -217,7 +182,7 @@ def usable_cores() -> int:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
-    from indexer.worker import Worker
+    from indexer.pipeline.worker import Worker
     from listing_search.runner import build_services
 
     settings = Settings()
@@ -281,8 +246,8 @@ def _progress(args: argparse.Namespace) -> bool:
 
 @_operator_command
 def cmd_import(args: argparse.Namespace, client: OperatorClient) -> int:
-    from indexer.airbnb_import import DEMO_DATA_DIR
-    from listing_search.demo_import import HttpSink, feed
+    from listing_search.demo.airbnb_import import DEMO_DATA_DIR
+    from listing_search.demo.feed import HttpSink, feed
 
     data_dir = Path(args.path) if args.path else DEMO_DATA_DIR
     if not (data_dir / "listings_search.csv.gz").exists():
@@ -386,7 +351,8 @@ def cmd_reconcile(args: argparse.Namespace, client: OperatorClient) -> int:
 
 def cmd_jobs(args: argparse.Namespace) -> int:
     """The Celery worker that runs background jobs (rebuilds)."""
-    from indexer.celery_app import job_worker_argv, make_celery, register_tasks, services_for
+    from indexer.tasks.celery_app import job_worker_argv, make_celery, register_tasks
+    from indexer.tasks.work import services_for
 
     settings = Settings()
     if not settings.opensearch_url:

@@ -22,11 +22,12 @@ from celery import Celery
 from celery.contrib.testing.worker import start_worker as start_celery_worker
 from fastapi import FastAPI
 
-from indexer.celery_app import make_celery, register_tasks, services_for
-from indexer.context import Services
-from indexer.index_admin import drop_all, ensure_index
+from indexer.index.lifecycle import drop_all, ensure_index
+from indexer.pipeline.worker import Worker
 from indexer.redis_keys import drop_prefixed
-from indexer.worker import Worker
+from indexer.services import Services
+from indexer.tasks.celery_app import make_celery, register_tasks
+from indexer.tasks.work import services_for
 from infra.settings import Settings
 from search_api.app import create_app
 

@@ -173,7 +173,7 @@ class ChangeEvent:
 
     `listing_id` is "" for a booking event that does not name its listing: intake routes it
     through `transaction_id` (or the booking's own id) to the listing a transaction names
-    (indexer/booking_links.py), and the stream entry carries the listing id beside it.
+    (indexer/pipeline/booking_links.py), and the stream entry carries the listing id beside it.
     """
 
     seq: int

@@ -1,4 +1,5 @@
-"""The HTTP surface: FastAPI app, query parameters to query DSL, Flex-shaped responses.
+"""The HTTP surface: the FastAPI app (`app`), its routes, public search, pages, and the edge.
 
-May call the indexer's public functions (intake, status); the indexer never imports this package.
-"""
+Its own modules: `app` (the factory), `services` (the app's clients as a dependency), `errors`
+(the contract's error shape), `openapi_doc`, `redis_keys` (the API's own Redis keys). Calls the
+indexer's capabilities from its routes; the indexer never imports this package."""

@@ -12,23 +12,35 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from indexer.celery_app import JobQueue, make_celery
-from indexer.engine_retry import transient
-from indexer.index_admin import ensure_index
-from indexer.metrics import Histogram, flush_histogram, query_metrics_key
-from infra.clients import engine_failure_reason, redis_client
-from search_api.cors import PublicCors
-from search_api.engine_search import EngineSearch
+from indexer.index.lifecycle import ensure_index
+from indexer.services import Services
+from indexer.tasks.celery_app import JobQueue, make_celery
+from infra import histogram
+from infra.clients import redis_client
+from infra.failures import Backoff, engine_failure_reason, transient
+from search_api.auth.public_tokens import TokenIssuer
+from search_api.edge.cors import PublicCors
+from search_api.edge.flex_edge import FlexEdge
+from search_api.edge.query_timing import QueryTiming
+from search_api.edge.rate_limit import RateLimiter
+from search_api.edge.request_limits import RequestLimits
 from search_api.errors import install_error_handlers
-from search_api.flex_edge import FlexEdge
 from search_api.openapi_doc import install_openapi
-from search_api.public_tokens import TokenIssuer
-from search_api.query_timing import QueryTiming
-from search_api.rate_limit import RateLimiter
-from search_api.request_limits import RequestLimits
-from search_api.routes import auth_token, events, jobs, listings, search_schemas, status, storefront
-from search_api.routes.status import READY_TIMEOUT_SECONDS
-from search_api.services import Services
+from search_api.redis_keys import ApiKeys
+from search_api.routes import (
+    auth_token,
+    dead_letters,
+    events,
+    health,
+    jobs,
+    listings,
+    metrics,
+    search_schemas,
+    status,
+    storefront,
+)
+from search_api.routes.health import READY_TIMEOUT_SECONDS
+from search_api.search.listings import PublicSearch
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +91,7 @@ def create_app(services: Services, *, job_queue: JobQueue | None = None, ensure_
             yield
         finally:
             stop.set()
-            await app.state.engine_search.close()
+            await app.state.public_search.engine.close()
             flusher.join(5)
             app.state.probe_redis.close()
 
@@ -92,12 +104,13 @@ def create_app(services: Services, *, job_queue: JobQueue | None = None, ensure_
         openapi_url="/openapi.json",
     )
     app.state.services = services
-    # Public search's engine call, awaited on the event loop (search_api/engine_search.py).
-    app.state.engine_search = EngineSearch.of(services.engine)
-    app.state.query_latency = Histogram()
+    api_keys = ApiKeys(services.keys.prefix)
+    # Public search, whose engine call is awaited on the event loop (search_api/search/engine_call.py).
+    app.state.public_search = PublicSearch.of(services)
+    app.state.query_latency = histogram.Histogram()
     # Shared by the worker processes of one `listing-search api --workers N` (see metrics.py).
     instance = services.settings.instance_id or f"{socket.gethostname()}:{os.getpid()}"
-    app.state.query_latency_key = query_metrics_key(services.keys, instance)
+    app.state.query_latency_key = api_keys.query_metrics(instance)
     # /readyz's own Redis client: redis-py has no per-command timeout, and the app's client waits 10 s.
     app.state.probe_redis = redis_client(
         services.settings.redis_url, timeout=READY_TIMEOUT_SECONDS, connect_timeout=READY_TIMEOUT_SECONDS
@@ -107,7 +120,7 @@ def create_app(services: Services, *, job_queue: JobQueue | None = None, ensure_
     settings = services.settings
     # The last added runs first: CORS headers go on every public answer, refusals included, and
     # nothing is parsed before the request is known to be bounded.
-    app.state.token_issuer = TokenIssuer(settings, services.redis, services.keys)
+    app.state.token_issuer = TokenIssuer(settings, services.redis, api_keys)
     app.add_middleware(RequestLimits, max_body_bytes=settings.max_body_bytes, max_query_bytes=settings.max_query_bytes)
     # The Flex edge reads only headers, so it may sit outside the limits: their 413/414 then reach
     # the SDK as Transit too. Inside CORS: a refused token still gets CORS headers, so the SDK in
@@ -115,7 +128,7 @@ def create_app(services: Services, *, job_queue: JobQueue | None = None, ensure_
     app.add_middleware(FlexEdge, issuer=app.state.token_issuer, operator_secret=settings.operator_secret())
     app.add_middleware(PublicCors, origins=settings.cors_origins)
     app.state.rate_limiter = (
-        RateLimiter(services.redis, services.keys, settings) if settings.rate_limit_requests > 0 else None
+        RateLimiter(services.redis, api_keys, settings) if settings.rate_limit_requests > 0 else None
     )
 
     app.state.job_queue = job_queue or JobQueue(make_celery(services.settings), services.settings)
@@ -125,9 +138,11 @@ def create_app(services: Services, *, job_queue: JobQueue | None = None, ensure_
     app.include_router(auth_token.router)
     app.include_router(events.router)
     app.include_router(status.router)
+    app.include_router(dead_letters.router)
+    app.include_router(metrics.router)
     app.include_router(search_schemas.router)
     app.include_router(jobs.router)
-    app.include_router(status.health)
+    app.include_router(health.health)
     app.include_router(storefront.api_router)
     if settings.storefront:
         # Off for `listing-search api` unless asked: `/` then answers 404 like any unknown path.
@@ -141,7 +156,7 @@ def _flush_metrics(app: FastAPI, stop: threading.Event) -> None:
     while True:
         stopping = stop.wait(METRICS_FLUSH_SECONDS)
         try:
-            flush_histogram(services.redis, app.state.query_latency_key, app.state.query_latency)
+            histogram.flush(services.redis, app.state.query_latency_key, app.state.query_latency)
         except Exception as exc:  # Redis away: kept for the next flush; never kill the thread
             log.warning("cannot flush query metrics yet: %s", exc)
         if stopping:
@@ -161,7 +176,7 @@ def _ensure_index_until_done(services: Services, stop: threading.Event, failed: 
     """Make sure the index and its aliases exist, retrying with capped backoff while the engine is
     away (ensure_index is idempotent and safe to race with workers and jobs doing the same). Any
     other failure is handed to start-up, which fails as loudly as before."""
-    delay = 0.5
+    backoff = Backoff(START_RETRY_MAX_SECONDS)
     while not stop.is_set():
         try:
             ensure_index(services.engine, services.settings, services.names)
@@ -171,8 +186,7 @@ def _ensure_index_until_done(services: Services, stop: threading.Event, failed: 
                 log.exception("cannot prepare the index")
                 failed.append(exc)
                 return
+            delay = backoff.next()
             log.warning("cannot prepare the index yet (%s); retrying in %.1f s", engine_failure_reason(exc), delay)
         if stop.wait(delay):
             return
-        delay = min(delay * 2, START_RETRY_MAX_SECONDS)
-

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from indexer.context import Services
+from indexer.services import Services
 
 
 async def get_services(request: Request) -> Services:
@@ -17,4 +17,4 @@ async def get_services(request: Request) -> Services:
 
 ServicesDep = Annotated[Services, Depends(get_services)]
 
-__all__ = ["Services", "ServicesDep", "get_services"]
+__all__ = ["ServicesDep", "get_services"]

@@ -2,7 +2,7 @@
 
 Covers publication, `ids`, `bounds`, price and schema filters. With keywords and dates the facet
 tests check only that counts add up to `totalItems` (those filters have oracles of their own).
-Deliberately shares nothing with search_api.facets or the query builder beyond the schema type
+Deliberately shares nothing with search_api.search.facets or the query builder beyond the schema type
 check (`value_problem`, which is what makes a value "wrong-typed" for the indexer too), so an
 agreement between the two is evidence, not an echo.
 """

@@ -15,8 +15,8 @@ import httpx
 from celery import Celery
 from opensearchpy import helpers
 
-from indexer.celery_app import JobQueue
-from indexer.context import Services
+from indexer.services import Services
+from indexer.tasks.celery_app import JobQueue
 from infra.settings import Settings
 from listing_search.runner import WorkerThread, cli_command, scratch_deployment, serve_in_thread, start_worker
 from search_api.app import create_app

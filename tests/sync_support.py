@@ -17,10 +17,11 @@ from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from indexer import jobs
-from indexer.rebuild import run_rebuild
+from indexer.jobs import records
+from indexer.rebuild.job import run_rebuild
 from indexer.sharetribe.api import IntegrationApi
 from indexer.sharetribe.poller import PollReport, poll
+from indexer.sharetribe.resync import ResyncRound
 from listing_search.runner import serve_in_thread
 from tests import flex_oracle
 from tests.sharetribe_standin import CLIENT_ID, CLIENT_SECRET, Marketplace, StandIn, parse_ts
@@ -89,7 +90,7 @@ class Driver:
     def enqueue(self, job_id: str) -> None:
         def run() -> None:
             try:
-                run_rebuild(self.svc.services, job_id)
+                run_rebuild(self.svc.services, job_id, resync_source=ResyncRound)
             except BaseException as exc:  # surfaced by settle()
                 self.errors.append(exc)
 
@@ -113,8 +114,8 @@ class Driver:
             time.sleep(0.05)
         assert not self.errors, self.errors
         for job_id in self.job_ids:
-            rec = jobs.get(self.svc.services.redis, self.svc.services.keys, job_id)
-            assert rec is not None and rec["state"] == jobs.SUCCEEDED, rec
+            rec = records.get(self.svc.services.redis, self.svc.services.keys, job_id)
+            assert rec is not None and rec["state"] == records.SUCCEEDED, rec
         self.svc.wait_searchable(timeout=timeout)
 
     def close(self) -> None:

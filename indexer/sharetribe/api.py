@@ -31,7 +31,7 @@ from typing import Any
 
 import httpx
 
-from indexer.booking_links import Link
+from indexer.pipeline.booking_links import Link
 from infra.settings import Settings
 from schemas.events import SEARCH_EVENTS, TRANSACTION_EVENTS
 

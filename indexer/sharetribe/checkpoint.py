@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from indexer.context import Services
+from indexer.services import Services
 
 SEQ, CREATED_AT_START, POLLED_AT = "sequenceId", "createdAtStart", "polledAt"
 LAST_ERROR, LAST_ERROR_AT, RESYNC_JOB, RESYNC_REASON = "lastError", "lastErrorAt", "resyncJob", "resyncReason"

@@ -25,11 +25,11 @@ from typing import Any
 
 from redis.client import Pipeline
 
-from indexer import booking_links, intake, jobs
-from indexer.booking_links import Link
-from indexer.context import Services
-from indexer.lease import Lease
-from indexer.rebuild import start_rebuild
+from indexer.jobs import records
+from indexer.jobs.lease import Lease
+from indexer.pipeline import booking_links, intake
+from indexer.pipeline.booking_links import Link
+from indexer.services import Services
 from indexer.sharetribe.api import PAGE_SIZE, IntegrationApi, SharetribeError, SharetribeUnavailable
 from indexer.sharetribe.checkpoint import (
     CREATED_AT_START,
@@ -43,8 +43,8 @@ from indexer.sharetribe.checkpoint import (
     SEQ,
     Checkpoint,
     load_checkpoint,
-    replay_start,
 )
+from indexer.sharetribe.resync import start_resync
 
 log = logging.getLogger(__name__)
 
@@ -118,15 +118,12 @@ def _poll(
         now_ms = int(time.time() * 1000)
         if checkpoint.empty or too_old(checkpoint, services, now_ms):
             reason = "no checkpoint" if checkpoint.empty else "the checkpoint is older than the event retention"
-            report.resync_job = start_resync(services, enqueue=enqueue, reason=reason)
+            report.resync_job = start_resync(services, enqueue=enqueue, reason=reason, replay_from_now=True)
             checkpoint = load_checkpoint(services)
         elif (job := _failed_resync(services, now_ms)) is not None:
             # Events keep flowing from the checkpoint meanwhile; a re-sync started later is
             # just as correct (its snapshot is stamped from wherever the checkpoint is then).
-            report.resync_job = start_rebuild(
-                services, reason=f"full re-sync: retry after {job} failed", enqueue=enqueue, resync=True
-            )
-            r.hset(keys.sync, RESYNC_JOB, report.resync_job)
+            report.resync_job = start_resync(services, enqueue=enqueue, reason=f"retry after {job} failed")
         caught_up = False
         for _ in range(settings.sync_max_pages_per_run):
             if lease.lost:
@@ -225,26 +222,10 @@ def _failed_resync(services: Services, now_ms: int) -> str | None:
     if raw is None:
         return None
     job_id = raw.decode() if isinstance(raw, bytes) else str(raw)
-    rec = jobs.get(services.redis, services.keys, job_id)
-    if rec is None or rec["state"] != jobs.FAILED:
+    rec = records.get(services.redis, services.keys, job_id)
+    if rec is None or rec["state"] != records.FAILED:
         return None
     return job_id if now_ms - int(rec.get("finishedAt") or rec["updatedAt"]) > RESYNC_RETRY_S * 1000 else None
-
-
-def start_resync(services: Services, *, enqueue: Callable[[str], None], reason: str) -> str:
-    """Start (or join) a full re-sync and poll events from a little before now meanwhile."""
-    r, keys = services.redis, services.keys
-    pipe = r.pipeline(transaction=True)
-    pipe.hdel(keys.sync, SEQ)
-    pipe.hset(
-        keys.sync,
-        mapping={CREATED_AT_START: replay_start(services), POLLED_AT: int(time.time() * 1000), RESYNC_REASON: reason},
-    )
-    pipe.execute()
-    job_id = start_rebuild(services, reason=f"full re-sync: {reason}", enqueue=enqueue, resync=True)
-    r.hset(keys.sync, RESYNC_JOB, job_id)
-    log.info("full re-sync %s started: %s", job_id, reason)
-    return job_id
 
 
 def sync_status(services: Services) -> dict[str, Any]:
@@ -253,7 +234,7 @@ def sync_status(services: Services) -> dict[str, Any]:
     raw: Any = services.redis.hgetall(services.keys.sync)
     got = {k.decode(): v.decode() for k, v in raw.items()}
     resync = got.get(RESYNC_JOB)
-    rec = jobs.get(services.redis, services.keys, resync) if resync else None
+    rec = records.get(services.redis, services.keys, resync) if resync else None
     return {
         "configured": settings.sync_configured(),
         "baseUrl": settings.sharetribe_base_url if settings.sync_configured() else None,

@@ -22,14 +22,14 @@ from typing import Any
 import orjson
 from opensearchpy import OpenSearch
 
-from indexer import jobs
-from indexer.context import Services
-from indexer.index_admin import ensure_index, live_index
-from indexer.index_scan import pages_by_id
-from indexer.redis_keys import LISTING_FIELD
+from indexer.index.lifecycle import ensure_index
+from indexer.index.live import live_index
+from indexer.index.scan import pages_by_id
+from indexer.jobs import records
+from indexer.pipeline.stream_entry import overlay_entry
+from indexer.services import Services
 from indexer.sharetribe.api import IntegrationApi
 from indexer.sharetribe.snapshot import ListingSnapshot, SourceScan, scan_from_checkpoint
-from indexer.worker import OVERLAY_FIELD
 from schemas.availability import utc_today
 from schemas.index_layout import F
 from schemas.listing_doc import LISTING, build_document, overlay
@@ -89,15 +89,15 @@ class Reconciler:
         api = IntegrationApi.from_settings(services.settings)
         try:
             scan = scan_from_checkpoint(services, api)
-            jobs.update(r, keys, self.job_id, state=jobs.RUNNING, phase="read transactions", startedAt=_now())
+            records.update(r, keys, self.job_id, state=records.RUNNING, phase="read transactions", startedAt=_now())
             scan.read_transactions()
-            jobs.update(r, keys, self.job_id, phase="compare listings")
+            records.update(r, keys, self.job_id, phase="compare listings")
             seen: set[str] = set()
             for page in scan.listings():
                 self._compare_page(live.name, live.schemas, page)
                 seen.update(s.listing_id for s in page)
-                jobs.update(r, keys, self.job_id, done=len(seen), total=len(seen), **self.counts)
-            jobs.update(r, keys, self.job_id, phase="confirm listings the scan did not return")
+                records.update(r, keys, self.job_id, done=len(seen), total=len(seen), **self.counts)
+            records.update(r, keys, self.job_id, phase="confirm listings the scan did not return")
             self._compare_unseen(live.name, live.schemas, seen, scan)
             result = {
                 **self.counts,
@@ -106,11 +106,11 @@ class Reconciler:
                 "sourceSkipped": len(scan.stats.skipped),
                 "bookingsReleased": scan.stats.bookings_released,
             }
-            jobs.update(
+            records.update(
                 r,
                 keys,
                 self.job_id,
-                state=jobs.SUCCEEDED,
+                state=records.SUCCEEDED,
                 phase="done",
                 finishedAt=_now(),
                 examples=orjson.dumps(self.examples).decode(),
@@ -167,13 +167,13 @@ class Reconciler:
         if len(self.examples) < MAX_EXAMPLES:
             self.examples.append({"id": listing_id, "kind": kind, "fields": fields})
         if self.repair:
-            entry = {OVERLAY_FIELD: orjson.dumps(snapshot), LISTING_FIELD: listing_id}
+            entry = overlay_entry(listing_id, orjson.dumps(snapshot))
             self.services.redis.xadd(self.services.keys.events, entry)  # type: ignore[arg-type]
             self.counts["repairsQueued"] += 1
 
 
 def start_reconcile(services: Services, *, reason: str, repair: bool) -> str:
-    return jobs.create(services.redis, services.keys, "reconcile", reason + ("" if repair else " (report only)"))
+    return records.create(services.redis, services.keys, "reconcile", reason + ("" if repair else " (report only)"))
 
 
 def run_reconcile(services: Services, job_id: str, *, repair: bool = True) -> None:
@@ -181,11 +181,11 @@ def run_reconcile(services: Services, job_id: str, *, repair: bool = True) -> No
         Reconciler(services, job_id, repair=repair).run()
     except Exception as exc:
         log.exception("reconciliation %s failed", job_id)
-        jobs.update(
+        records.update(
             services.redis,
             services.keys,
             job_id,
-            state=jobs.FAILED,
+            state=records.FAILED,
             error=f"{type(exc).__name__}: {exc}"[:2000],
             finishedAt=_now(),
         )

@@ -14,23 +14,25 @@ missed is asked about with `listings/show`, and only a 404 or `deleted: true` ma
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from functools import partial
 from typing import Any
 
-from indexer import jobs
-from indexer.context import Services
-from indexer.engine_retry import retry_transient
-from indexer.index_scan import pages_by_id
+from indexer.index.documents import fetch_sources
+from indexer.index.scan import pages_by_id
+from indexer.jobs import records
+from indexer.rebuild.job import start_rebuild
+from indexer.rebuild.source import Docs, Write
+from indexer.services import Services
 from indexer.sharetribe.api import IntegrationApi
+from indexer.sharetribe.checkpoint import CREATED_AT_START, POLLED_AT, RESYNC_JOB, RESYNC_REASON, SEQ, replay_start
 from indexer.sharetribe.snapshot import ListingSnapshot, SourceScan, scan_from_checkpoint
-from indexer.worker import fetch_sources
+from infra.failures import retry_transient
 from schemas.index_layout import F
 from schemas.listing_doc import LISTING, overlay, source_seq
 
 log = logging.getLogger(__name__)
-
-Write = Callable[[list[tuple[str, dict[str, Any], int]]], None]
 
 
 def listing_gone(src: dict[str, Any]) -> bool:
@@ -55,15 +57,15 @@ class ResyncRound:
         api = IntegrationApi.from_settings(services.settings)
         try:
             scan = scan_from_checkpoint(services, api)
-            jobs.update(r, keys, self.job_id, phase="read transactions")
+            records.update(r, keys, self.job_id, phase="read transactions")
             scan.read_transactions()
-            jobs.update(r, keys, self.job_id, phase="copy from source")
+            records.update(r, keys, self.job_id, phase="copy from source")
             seen: set[str] = set()
             for page in scan.listings():
                 self._write_snapshots(live_name, page, write)
                 seen.update(s.listing_id for s in page)
-                jobs.update(r, keys, self.job_id, done=len(seen), total=len(seen))
-            jobs.update(r, keys, self.job_id, phase="confirm listings the scan did not return")
+                records.update(r, keys, self.job_id, done=len(seen), total=len(seen))
+            records.update(r, keys, self.job_id, phase="confirm listings the scan did not return")
             removed = self._confirm_unseen(live_name, scan, seen, write)
             self.report = {
                 "sourceListings": scan.stats.listings,
@@ -80,7 +82,7 @@ class ResyncRound:
                 "apiRetries": api.stats.retries,
                 "apiUnreachable": api.stats.unreachable,
             }
-            jobs.update(r, keys, self.job_id, **self.report)
+            records.update(r, keys, self.job_id, **self.report)
             for reason in scan.stats.skipped[:20]:
                 log.warning("re-sync skipped %s", reason)
             return len(seen) + scan.stats.rechecked_found
@@ -133,7 +135,7 @@ class ResyncRound:
             write(docs)
         return removed
 
-    def catch_up(self, ids: list[str], live_name: str, target: str) -> list[tuple[str, dict[str, Any], int]]:
+    def catch_up(self, ids: list[str], live_name: str, target: str) -> Docs:
         """The documents to write for listings workers changed in the live index meanwhile.
 
         A listing this round read (or confirmed gone) is laid under the live document again with
@@ -150,3 +152,25 @@ class ResyncRound:
             src = overlay(base, self.absent.get(lid, {}), live[lid][0])
             out.append((lid, src, source_seq(src)))
         return out
+
+
+def start_resync(
+    services: Services, *, enqueue: Callable[[str], None], reason: str, replay_from_now: bool = False
+) -> str:
+    """Start (or join) a full re-sync, and record it as the sync's current one (status shows it).
+
+    `replay_from_now`: there is no usable checkpoint (none yet, or one older than Flex's event
+    retention), so polling restarts from a clock margin before now, which is what the re-sync's
+    snapshot reflects. Otherwise the checkpoint stays: events keep flowing from it meanwhile, and
+    the re-sync's stamps make either order converge.
+    """
+    r, keys = services.redis, services.keys
+    if replay_from_now:
+        pipe = r.pipeline(transaction=True)
+        pipe.hdel(keys.sync, SEQ)
+        pipe.hset(keys.sync, mapping={CREATED_AT_START: replay_start(services), POLLED_AT: int(time.time() * 1000)})
+        pipe.execute()
+    job_id = start_rebuild(services, reason=f"full re-sync: {reason}", enqueue=enqueue, resync=True)
+    r.hset(keys.sync, mapping={RESYNC_JOB: job_id, RESYNC_REASON: reason})
+    log.info("full re-sync %s started: %s", job_id, reason)
+    return job_id

@@ -33,10 +33,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from indexer import booking_links, stats
-from indexer.booking_links import Link
-from indexer.context import Services
-from indexer.intake import event_limits
+from indexer.pipeline import booking_links, stats
+from indexer.pipeline.booking_links import Link
+from indexer.pipeline.intake import event_limits
+from indexer.services import Services
 from indexer.sharetribe.api import (
     LISTING_INCLUDE,
     PAGE_SIZE,

@@ -1,0 +1,1 @@
+"""HTTP routes: thin handlers, each calling one function of its capability."""

@@ -16,8 +16,8 @@ import redis
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
-from search_api.public_tokens import SCOPE, TokenIssuer
-from search_api.rate_limit import rate_limited
+from search_api.auth.public_tokens import SCOPE, TokenIssuer
+from search_api.edge.rate_limit import rate_limited
 
 router = APIRouter(prefix="/v1/auth", tags=["public search"], dependencies=[Depends(rate_limited)])
 _FORM = "application/x-www-form-urlencoded"

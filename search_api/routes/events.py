@@ -9,8 +9,8 @@ from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
-from indexer.intake import Backpressure, accept, event_limits
-from search_api.auth import OperatorDep
+from indexer.pipeline.intake import Backpressure, accept, event_limits
+from search_api.auth.operator import OperatorDep
 from search_api.errors import ApiError
 from search_api.services import ServicesDep
 

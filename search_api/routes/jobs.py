@@ -7,13 +7,14 @@ from typing import Any
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
-from indexer import jobs, schema_registry
-from indexer.context import Services
-from indexer.horizon import roll_horizon
-from indexer.rebuild import start_rebuild
-from indexer.sharetribe.checkpoint import RESYNC_JOB
+from indexer.index import schema_registry
+from indexer.jobs import records
+from indexer.pipeline.horizon_roll import roll_horizon
+from indexer.rebuild.job import start_rebuild
+from indexer.services import Services
 from indexer.sharetribe.reconcile import start_reconcile
-from search_api.auth import OperatorDep
+from indexer.sharetribe.resync import start_resync
+from search_api.auth.operator import OperatorDep
 from search_api.errors import ApiError
 from search_api.services import ServicesDep
 
@@ -56,8 +57,7 @@ def _sync_configured(services: Services) -> None:
 def resync(request: Request, services: ServicesDep) -> JSONResponse:
     _sync_configured(services)
     enqueue = request.app.state.job_queue.enqueue_rebuild
-    job_id = start_rebuild(services, reason="full re-sync requested by hand", enqueue=enqueue, resync=True)
-    services.redis.hset(services.keys.sync, RESYNC_JOB, job_id)
+    job_id = start_resync(services, enqueue=enqueue, reason="requested by hand")
     return JSONResponse({"id": job_id}, status_code=202)
 
 
@@ -100,7 +100,7 @@ def roll(services: ServicesDep) -> dict[str, int]:
     "`phase` while running (copy, catch-up, swap).",
 )
 def get_job(job_id: str, services: ServicesDep) -> dict[str, Any]:
-    rec = jobs.get(services.redis, services.keys, job_id)
+    rec = records.get(services.redis, services.keys, job_id)
     if rec is None:
         raise ApiError(404, f"no job {job_id}", param="job_id", location="path")
     return rec

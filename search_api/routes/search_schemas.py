@@ -11,13 +11,12 @@ from typing import Any, Literal
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from indexer import schema_registry
-from indexer.index_admin import live_index, set_live_schemas
-from indexer.rebuild import join_running, start_rebuild
+from indexer.index import schema_registry
+from indexer.rebuild import schema_change
 from schemas.search_schema import SchemaType, SearchSchema
-from search_api.auth import OperatorDep
+from search_api.auth.operator import OperatorDep
 from search_api.errors import ApiError
-from search_api.services import Services, ServicesDep
+from search_api.services import ServicesDep
 
 router = APIRouter(prefix="/v1/search-schemas", tags=["operator"], dependencies=[OperatorDep])
 
@@ -27,21 +26,6 @@ class SchemaBody(BaseModel):
     type: SchemaType
     default: Any = None
     doc: str | None = None
-
-
-def apply_change(
-    services: Services, request: Request, registry: schema_registry.Registry, reason: str
-) -> dict[str, Any] | None:
-    """Bring the live index in line with the registry: a metadata update, or a rebuild job."""
-    live = live_index(services.engine, services.names)
-    if live is not None and registry.schemas.fingerprint() == live.schemas.fingerprint():
-        # Docs and defaults only: in effect now. A rebuild in progress also carries them over.
-        set_live_schemas(services.engine, live, registry.schemas)
-        services.live.invalidate()
-        running = join_running(services, registry.generation)
-        return {"id": running} if running else None
-    enqueue = request.app.state.job_queue.enqueue_rebuild
-    return {"id": start_rebuild(services, reason=reason, enqueue=enqueue, generation=registry.generation)}
 
 
 def _validated(scope: str, key: str, body: SchemaBody) -> SearchSchema:
@@ -58,17 +42,7 @@ def _validated(scope: str, key: str, body: SchemaBody) -> SearchSchema:
 
 @router.get("", summary="List search schemas")
 def list_schemas(services: ServicesDep) -> dict[str, Any]:
-    registry = schema_registry.load(services.engine, services.names)
-    live = live_index(services.engine, services.names)
-    return {
-        "data": registry.schemas.as_json(),
-        "meta": {
-            "generation": registry.generation,
-            "liveIndex": live.name if live else None,
-            # False while a rebuild is bringing the live index up to the registry.
-            "inSync": live is not None and live.schemas == registry.schemas,
-        },
-    }
+    return schema_change.listing(services)
 
 
 @router.put(
@@ -84,10 +58,9 @@ def put_schema(
 ) -> dict[str, Any]:
     schema = _validated(scope, key, body)
     try:
-        registry = schema_registry.put(services.engine, services.names, schema)
+        job = schema_change.set_schema(services, schema, enqueue=request.app.state.job_queue.enqueue_rebuild)
     except schema_registry.TooManySchemas as exc:
         raise ApiError(400, f"key: {exc}", param="key", location="path") from None
-    job = apply_change(services, request, registry, f"set {schema.path} ({schema.type})")
     return {"data": schema.as_json(), "meta": {"job": job}}
 
 
@@ -95,9 +68,9 @@ def put_schema(
 def delete_schema(
     scope: Literal["public", "metadata"], key: str, request: Request, services: ServicesDep
 ) -> dict[str, Any]:
+    enqueue = request.app.state.job_queue.enqueue_rebuild
     try:
-        registry = schema_registry.remove(services.engine, services.names, scope, key)
+        job = schema_change.remove_schema(services, scope, key, enqueue=enqueue)
     except schema_registry.SchemaNotFound:
         raise ApiError(404, f"no search schema {scope}/{key}", param="key", location="path") from None
-    job = apply_change(services, request, registry, f"unset {scope}/{key}")
     return {"data": {"scope": scope, "key": key}, "meta": {"job": job}}

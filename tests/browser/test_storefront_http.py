@@ -22,7 +22,7 @@ import pytest
 from infra.settings import Settings
 from listing_search.runner import cli_command, free_port, serve_in_thread
 from search_api.app import create_app
-from search_api.routes.storefront import words
+from search_api.search.public_schemas import words
 from tests.support import Service
 
 PAGE_FILES = (
@@ -118,7 +118,7 @@ def test_public_search_schemas_list_only_what_a_storefront_needs(storefront: Ser
 
 def test_vendored_leaflet_is_the_npm_release_unchanged() -> None:
     """The hashes in VENDORED.md are those of the files shipped: nobody edits a vendored file by accident."""
-    folder = resources.files("search_api").joinpath("storefront_page", "vendor", "leaflet")
+    folder = resources.files("search_api.pages").joinpath("storefront", "vendor", "leaflet")
     noted = dict(re.findall(r"^\| `([^`]+)` \| `([0-9a-f]{64})` \|$", folder.joinpath("VENDORED.md").read_text(), re.M))
     assert set(noted) == {"leaflet.js", "leaflet.css", "LICENSE"}
     for name, digest in noted.items():

@@ -6,7 +6,7 @@ from datetime import date
 from functools import cache
 from typing import Any
 
-from indexer.airbnb_import import DEMO_DATA_DIR, iter_events, load_dataset
+from listing_search.demo.airbnb_import import DEMO_DATA_DIR, iter_events, load_dataset
 
 TODAY = date(2026, 11, 22)
 

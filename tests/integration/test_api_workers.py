@@ -98,4 +98,3 @@ def test_a_worker_count_below_one_is_refused(engine_url: str) -> None:
         timeout=60,
     )
     assert run.returncode == 2 and "--workers: at least 1" in run.stderr
-

@@ -74,9 +74,7 @@ def transaction(seq: int, kind: str, tx: str, lid: str, bid: str) -> dict[str, A
 
 
 def free_on_day(svc: Service, ids: list[str]) -> set[str]:
-    got = svc.query(
-        ids=",".join(ids), start=ts(DAY), end=ts(DAY + timedelta(days=1)), availability="day-full", seats=1
-    )
+    got = svc.query(ids=",".join(ids), start=ts(DAY), end=ts(DAY + timedelta(days=1)), availability="day-full", seats=1)
     return {item["id"] for item in got["data"]}
 
 

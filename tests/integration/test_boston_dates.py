@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from indexer.airbnb_import import iter_events, load_dataset
+from listing_search.demo.airbnb_import import iter_events, load_dataset
 from schemas.availability import horizon, parse_minutes, utc_today
 from tests.availability_oracle import matches
 from tests.support import Service, iso, running_service

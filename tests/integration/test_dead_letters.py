@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import orjson
 
-from indexer import dead_letters
+from indexer.pipeline import dead_letters
 from schemas.events import ChangeEvent, classify
 from tests.support import Service, listing_event, new_id
 

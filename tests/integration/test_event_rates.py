@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from indexer import event_rates
+from indexer.pipeline import event_rates
 from tests.support import listing_event, new_id, running_service
 
 

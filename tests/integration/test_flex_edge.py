@@ -15,7 +15,8 @@ import pytest
 from infra.settings import Settings
 from listing_search.runner import serve_in_thread
 from search_api.app import create_app
-from search_api.public_tokens import TokenIssuer
+from search_api.auth.public_tokens import TokenIssuer
+from search_api.redis_keys import ApiKeys
 from tests.integration.test_flex_sdk import SDK_DIR, node_or_skip
 from tests.support import OPERATOR_TOKEN, Service, contract_error, running_service
 from tests.tcp_proxy import TcpProxy
@@ -119,7 +120,7 @@ def test_bad_bearer_tokens_are_401_and_good_ones_work(svc: Service) -> None:
     issued = token(svc).json()["access_token"]
     settings: Settings = svc.services.settings
     # A restart (a new issuer over the same deployment) accepts the tokens issued before it.
-    again = TokenIssuer(settings, svc.services.redis, svc.services.keys)
+    again = TokenIssuer(settings, svc.services.redis, ApiKeys(svc.services.keys.prefix))
     assert again.verify(issued) is None
     expired = again.issue("shop", now=time.time() - 2 * settings.token_ttl_seconds)["access_token"]
     head, payload, sig = issued.split(".")

@@ -21,7 +21,8 @@ from typing import Any
 import pytest
 from celery import Celery
 
-from search_api.public_tokens import TokenIssuer
+from search_api.auth.public_tokens import TokenIssuer
+from search_api.redis_keys import ApiKeys
 from tests.integration.albany_events import albany_events
 from tests.support import OPERATOR_TOKEN, Service, running_service
 
@@ -84,7 +85,7 @@ def albany(engine_url: str, redis_url: str, job_worker: Celery) -> Iterator[tupl
 
 
 def expired_token(svc: Service) -> str:
-    issuer = TokenIssuer(svc.services.settings, svc.services.redis, svc.services.keys)
+    issuer = TokenIssuer(svc.services.settings, svc.services.redis, ApiKeys(svc.services.keys.prefix))
     token = issuer.issue("sdk-test", now=time.time() - 2 * svc.services.settings.token_ttl_seconds)
     access: str = token["access_token"]
     assert issuer.verify(access) == "the token has expired", issuer.verify(access)

@@ -167,6 +167,7 @@ def test_stock_from_out_of_order_events(engine_url: str, redis_url: str) -> None
         events.append(ev)
         res = ev["attributes"]["resource"]
         live[res["id"]] = (res["relationships"]["listing"]["data"]["id"], res["attributes"]["quantity"])
+
     for i, lid in enumerate(listings):
         seq += 1
         ev = listing_event(seq, lid, event_type="listing/created")

@@ -6,14 +6,14 @@ from datetime import timedelta
 
 import pytest
 
-import indexer.worker
+import indexer.pipeline.worker
 from schemas.availability import DAYS, horizon, utc_today
 from tests.support import Service, iso, listing_event, new_id
 
 
 def test_roll_moves_the_horizon_to_today(service: Service, monkeypatch: pytest.MonkeyPatch) -> None:
     today = utc_today()
-    monkeypatch.setattr(indexer.worker, "utc_today", lambda: today - timedelta(days=1))
+    monkeypatch.setattr(indexer.pipeline.worker, "utc_today", lambda: today - timedelta(days=1))
     lid, no_plan = new_id(), new_id()
     ev = listing_event(1, lid, event_type="listing/created")
     ev["attributes"]["resource"]["attributes"]["availabilityPlan"] = {

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 import pytest
 import redis
 
-from indexer.lease import Lease
+from indexer.jobs.lease import Lease
 
 
 @pytest.fixture
@@ -47,7 +47,7 @@ def test_a_holder_killed_mid_work_frees_the_lease_within_its_ttl(client: redis.R
             sys.executable,
             "-c",
             "import sys, time, redis\n"
-            "from indexer.lease import Lease\n"
+            "from indexer.jobs.lease import Lease\n"
             "lease = Lease(redis.Redis.from_url(sys.argv[1]), sys.argv[2], 1000)\n"
             "assert lease.__enter__()\n"
             "print('held', flush=True)\n"
@@ -98,4 +98,3 @@ def test_a_job_redelivered_takes_its_own_lease_back_and_no_other_job_can(client:
     with Lease(client, key, 1000, token="job-1") as again:
         assert again and client.pttl(key) <= 1000  # now its own lease, on its own TTL
     assert not client.exists(key)
-

@@ -24,7 +24,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from indexer.context import Services
+from indexer.services import Services
 from infra.settings import Settings
 from search_api.app import create_app
 from tests.support import OPERATOR_TOKEN, Service, listing_event, new_id, running_service

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from search_api.rate_limit import client_address
+from search_api.edge.rate_limit import client_address
 from tests.support import Service, contract_error, running_service
 
 LIMIT = 5

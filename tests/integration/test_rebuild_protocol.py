@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from indexer import jobs
-from indexer.rebuild import _FINISH, join_running, start_rebuild
+from indexer.jobs import records
+from indexer.rebuild.job import _FINISH, join_running, start_rebuild
 from tests.support import Service
 
 
@@ -35,6 +35,6 @@ def test_a_dead_job_does_not_block_new_rebuilds(service: Service) -> None:
     services = service.services
     queued: list[str] = []
     first = start_rebuild(services, reason="t", enqueue=queued.append, generation=1)
-    jobs.update(services.redis, services.keys, first, state=jobs.FAILED)
+    records.update(services.redis, services.keys, first, state=records.FAILED)
     second = start_rebuild(services, reason="t", enqueue=queued.append, generation=2)
     assert second != first and queued == [first, second]

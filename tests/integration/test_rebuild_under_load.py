@@ -18,7 +18,7 @@ import pytest
 from celery import Celery
 from opensearchpy import helpers
 
-from indexer import rebuild
+from indexer.rebuild import job as rebuild
 from tests.integration.albany_events import albany_events
 from tests.support import Service, running_service
 

@@ -21,10 +21,11 @@ from typing import Any
 
 import httpx
 
-from indexer import jobs, stats
+from indexer.jobs import records
+from indexer.pipeline import stats
 from indexer.sharetribe.checkpoint import POLLED_AT, load_checkpoint
-from indexer.sharetribe.poller import start_resync
 from indexer.sharetribe.reconcile import Reconciler, start_reconcile
+from indexer.sharetribe.resync import start_resync
 from infra.settings import Settings
 from listing_search.runner import cli_command, free_port, stop_process_group
 from tests import flex_oracle
@@ -176,7 +177,7 @@ def test_first_sync_resyncs_pages_and_follows_events(engine_url: str, redis_url:
         driver.settle()
         assert_index_matches(svc, market)
 
-        job = jobs.get(svc.services.redis, svc.services.keys, first.resync_job)
+        job = records.get(svc.services.redis, svc.services.keys, first.resync_job)
         assert job is not None and job["kind"] == "resync" and job["state"] == "succeeded", job
         assert job["sourceListings"] > 100 and job["apiRequests"] > 0
         windows = [p for p in stand.requests_to("listings/query") if "createdAtEnd" in p]
@@ -274,7 +275,7 @@ def test_a_retention_gap_triggers_a_full_resync(engine_url: str, redis_url: str)
 
         report = driver.poll()
         assert report.resync_job is not None
-        job = jobs.get(svc.services.redis, svc.services.keys, report.resync_job)
+        job = records.get(svc.services.redis, svc.services.keys, report.resync_job)
         assert job is not None and "retention" in job["reason"]
         market.random_changes(rng, 100)  # events after the gap arrive as usual
         driver.settle()
@@ -315,7 +316,7 @@ def test_reconciliation_finds_and_repairs_drift(engine_url: str, redis_url: str)
         result = Reconciler(services, job_id).run()
         assert result["missing"] == 1 and result["gone"] == 1 and result["drifted"] == 1, result
         assert result["repairsQueued"] == 3 and result["checked"] == len(market.listings)
-        rec = jobs.get(services.redis, services.keys, job_id)
+        rec = records.get(services.redis, services.keys, job_id)
         assert rec is not None and rec["state"] == "succeeded"
         kinds = {e["id"]: (e["kind"], e["fields"]) for e in rec["examples"]}
         assert kinds[lost][0] == "missing" and kinds[stray][0] == "gone"

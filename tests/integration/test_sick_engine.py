@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 import pytest
 
-from indexer.index_admin import drop_all
+from indexer.index.lifecycle import drop_all
 from infra.clients import opensearch_client
 from listing_search.runner import free_port, serve_in_thread
 from schemas.index_layout import IndexNames
@@ -231,9 +231,12 @@ def test_an_api_started_while_the_engine_hangs_serves_at_once_and_makes_its_inde
     try:
         took = time.monotonic() - started
         assert took < START_WAIT_SECONDS + 2, took
-        with httpx.Client(base_url=server.url, timeout=30) as public, httpx.Client(
-            base_url=server.url, timeout=30, headers={"Authorization": f"Bearer {OPERATOR_TOKEN}"}
-        ) as operator:
+        with (
+            httpx.Client(base_url=server.url, timeout=30) as public,
+            httpx.Client(
+                base_url=server.url, timeout=30, headers={"Authorization": f"Bearer {OPERATOR_TOKEN}"}
+            ) as operator,
+        ):
             assert public.get("/healthz").status_code == 200
             status = operator.get("/v1/status")
             assert status.status_code == 200 and status.json()["engine"]["state"] == "unavailable", status.text
@@ -253,7 +256,7 @@ def test_an_index_deleted_under_the_live_alias_answers_503_then_no_index_yet(
     """An operator deletes the live index by hand: searches within the live-index cache's second
     still name it. They get a 503 with Retry-After (never a 500), and the next ones, resolved
     afresh, the usual "no index yet" 503."""
-    from indexer.index_admin import live_index
+    from indexer.index.live import live_index
 
     svc, ids = indexed
     assert svc.public.get("/v1/api/listings/query").status_code == 200  # the cache now names the index

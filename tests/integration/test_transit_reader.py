@@ -10,7 +10,7 @@ import subprocess
 from datetime import UTC, datetime
 from typing import Any
 
-from search_api import transit
+from search_api.edge import transit
 from tests.integration.test_flex_sdk import SDK_DIR, node_or_skip
 
 ALPHABET = string.ascii_letters + "~^`: #$_-" + "é漢"

@@ -9,8 +9,8 @@ import threading
 import time
 from typing import Any
 
-from indexer import jobs
-from indexer.rebuild import _swap, run_rebuild, start_rebuild
+from indexer.jobs import records
+from indexer.rebuild.job import _swap, run_rebuild, start_rebuild
 from infra.clients import opensearch_client
 from tests.support import (
     Service,
@@ -170,12 +170,12 @@ def test_a_rebuild_rides_out_an_engine_outage(engine_url: str, redis_url: str) -
         job_id, failures = start_rebuild_behind(svc, proxy)
         try:
             deadline = time.monotonic() + 60
-            while (jobs.get(base.redis, base.keys, job_id) or {}).get("done", 0) < 100:
+            while (records.get(base.redis, base.keys, job_id) or {}).get("done", 0) < 100:
                 assert time.monotonic() < deadline, "the copy did not start"
                 time.sleep(0.01)
             proxy.down()
             time.sleep(4)
-            mid = jobs.get(base.redis, base.keys, job_id)
+            mid = records.get(base.redis, base.keys, job_id)
             assert mid is not None and mid["state"] == "running", mid
             proxy.up()
             done = svc.wait_job(job_id, timeout=120)
@@ -197,7 +197,7 @@ def test_a_rebuild_that_starts_while_the_engine_is_away_waits_for_it(engine_url:
         try:
             job_id, failures = start_rebuild_behind(svc, proxy)
             time.sleep(4)
-            mid = jobs.get(base.redis, base.keys, job_id)
+            mid = records.get(base.redis, base.keys, job_id)
             assert mid is not None and mid["state"] == "running" and mid["phase"] == "starting", mid
             proxy.up()
             done = svc.wait_job(job_id, timeout=120)
@@ -210,7 +210,8 @@ def test_a_rebuild_that_starts_while_the_engine_is_away_waits_for_it(engine_url:
 def test_an_alias_swap_that_already_happened_is_not_an_error(engine_url: str, redis_url: str) -> None:
     """A swap whose answer timed out may have happened; its retry must see that, not fail.
     (OpenSearch answers 404 aliases_not_found to the repeated remove; osmem-server accepts it.)"""
-    from indexer.index_admin import create_index, live_index, live_index_name
+    from indexer.index.lifecycle import create_index
+    from indexer.index.live import live_index, live_index_name
 
     with running_service(engine_url, redis_url) as svc:
         base = svc.services

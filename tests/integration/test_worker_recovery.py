@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import redis
 
-from indexer.worker import HANDED_BACK_PAUSE_SECONDS
+from indexer.pipeline.worker import HANDED_BACK_PAUSE_SECONDS
 from listing_search.runner import new_worker, start_worker
 from tests.bulk_proxy import bulk_proxy
 from tests.support import Service, listing_event, new_id, running_service, worker_process

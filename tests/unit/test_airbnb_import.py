@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from indexer.airbnb_import import (
+from listing_search.demo.airbnb_import import (
     CALENDAR_FILE,
     DEMO_DATA_DIR,
     LISTINGS_FILE,

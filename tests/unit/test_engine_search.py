@@ -12,7 +12,7 @@ import pytest
 from opensearchpy.exceptions import ConnectionError as EngineConnectionError
 from opensearchpy.exceptions import ConnectionTimeout, NotFoundError, TransportError
 
-from search_api.engine_search import EngineSearch
+from search_api.search.engine_call import EngineSearch
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 

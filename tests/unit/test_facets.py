@@ -7,9 +7,10 @@ import pytest
 
 from schemas.search_schema import SchemaSet, SearchSchema
 from search_api.errors import ApiError
-from search_api.facets import facets_answer
-from search_api.listing_params import MAX_FACETS, parse_listing_query
-from search_api.listing_query import search_body
+from search_api.search.dsl import search_body
+from search_api.search.facets import facets_answer
+from search_api.search.limits import MAX_FACETS
+from search_api.search.parse import parse_listing_query
 
 SCHEMAS = SchemaSet(
     [

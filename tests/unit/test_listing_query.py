@@ -8,8 +8,9 @@ from hypothesis import strategies as st
 
 from schemas.index_layout import F
 from search_api.errors import ApiError
-from search_api.listing_params import RangeFilter, parse_listing_query, parse_range
-from search_api.listing_query import range_clause, search_body
+from search_api.search.dsl import range_clause, search_body
+from search_api.search.listing_query import RangeFilter
+from search_api.search.parse import parse_listing_query, parse_range
 
 NAMES = ["keywords", "price", "ids", "authorId", "sort", "page", "perPage", "fields.listing", "pub_x", "origin", "zz"]
 

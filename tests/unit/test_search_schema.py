@@ -13,8 +13,8 @@ from pydantic import ValidationError
 from schemas.index_layout import mappings
 from schemas.search_schema import SchemaSet, SearchSchema, extract_values, parse_default
 from search_api.errors import ApiError
-from search_api.listing_params import parse_listing_query
-from search_api.listing_query import extended_clause
+from search_api.search.dsl import extended_clause
+from search_api.search.parse import parse_listing_query
 
 
 @pytest.mark.parametrize(

@@ -13,7 +13,7 @@ from urllib.parse import parse_qs
 import httpx
 import pytest
 
-from indexer.booking_links import Link
+from indexer.pipeline.booking_links import Link
 from indexer.sharetribe.api import (
     EVENT_TYPES,
     MISSING_TRANSACTION_TTL_S,

@@ -7,7 +7,7 @@ import asyncio
 
 import httpx
 
-from indexer.context import Services
+from indexer.services import Services
 from infra.settings import Settings
 from search_api.app import create_app
 

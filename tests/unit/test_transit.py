@@ -6,9 +6,9 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from search_api import transit
+from search_api.edge import transit
 from search_api.errors import ApiError
-from search_api.listing_params import parse_listing_query, parse_show
+from search_api.search.parse import parse_listing_query, parse_show
 
 
 def test_compact_maps_cache_keys_and_keywords_and_escape_strings() -> None:

@@ -1,0 +1,1 @@
+"""Job plumbing: job records (state, phase, progress) and renewed Redis leases."""

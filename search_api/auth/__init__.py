@@ -1,0 +1,1 @@
+"""Credentials: the operator token, and anonymous tokens for the Flex SDK."""

@@ -1,0 +1,1 @@
+"""Pages served from package data (the storefront), with their assets and Content-Security-Policy."""
