@@ -24,8 +24,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from tests.integration.albany_events import albany_events
-from tests.support import Service, running_service
+from tests.support.albany_events import albany_events
+from tests.support.service import Service, running_service
 
 if TYPE_CHECKING:
     from celery import Celery

@@ -6,12 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import os
 import re
-import signal
-import subprocess
-import time
-import uuid
 from collections.abc import Iterator
 from importlib import resources
 from pathlib import Path
@@ -20,10 +15,11 @@ import httpx
 import pytest
 
 from infra.settings import Settings
-from listing_search.runner import cli_command, free_port, serve_in_thread
+from listing_search.runner import serve_in_thread
 from search_api.app import create_app
 from search_api.search.public_schemas import words
-from tests.support import Service
+from tests.support.processes import dev_process
+from tests.support.service import Service
 
 PAGE_FILES = (
     "storefront/app.js",
@@ -133,48 +129,10 @@ def test_schema_labels_in_words() -> None:
 
 
 @pytest.fixture(scope="module")
-def dev_without_demo(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+def dev_without_demo(redis_url: str) -> Iterator[tuple[str, Path]]:
     """`listing-search dev --no-demo` as a newcomer starts it (no storefront setting in the environment)."""
-    port = free_port()
-    prefix = f"lstest-sfdev-{uuid.uuid4().hex[:8]}:"
-    env = {k: v for k, v in os.environ.items() if k not in ("OPENSEARCH_URL", "LISTING_SEARCH_STOREFRONT")}
-    env.update(REDIS_URL=redis_url, LISTING_SEARCH_REDIS_PREFIX=prefix, LISTING_SEARCH_OPERATOR_TOKEN="sf-dev-token")
-    log = tmp_path_factory.mktemp("sf-dev") / "dev.log"
-    out = log.open("w")
-    proc = subprocess.Popen(
-        [*cli_command(), "dev", "--no-demo", "--port", str(port)],
-        env=env,
-        stdout=out,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert proc.poll() is None, log.read_text()
-            try:
-                if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, "listing-search dev did not answer in 60 s"
-            time.sleep(0.2)
-        yield base, log
-    finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        out.close()
-        import redis
-
-        client = redis.Redis.from_url(redis_url)
-        stale = list(client.scan_iter(match=f"{prefix}*"))
-        if stale:
-            client.delete(*stale)
+    with dev_process(redis_url, args=("--no-demo",), unset=("OPENSEARCH_URL", "LISTING_SEARCH_STOREFRONT")) as dev:
+        yield dev.base, dev.log_path
 
 
 def test_dev_serves_the_page_by_default(dev_without_demo: tuple[str, Path]) -> None:

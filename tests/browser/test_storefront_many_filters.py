@@ -10,8 +10,9 @@ import pytest
 from celery import Celery
 from selenium.webdriver.remote.webdriver import WebDriver
 
-from tests.browser.test_storefront import Page
-from tests.support import Service, listing_event, new_id, running_service
+from tests.support.browser_page import Page
+from tests.support.events import listing_event, new_id
+from tests.support.service import Service, running_service
 
 KEYS = [f"k{i}" for i in range(10)]  # with pub_listingType and price: 12 keys, two requests
 LISTINGS = 12

@@ -4,7 +4,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.support import Service, running_service
+from tests.support.service import Service, running_service
 
 
 @pytest.fixture

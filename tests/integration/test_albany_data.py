@@ -16,8 +16,9 @@ from typing import Any
 import pytest
 
 from schemas.availability import utc_today
-from tests.integration.albany_events import albany_events, listings_of, published
-from tests.support import Service, listing_event, new_id, running_service
+from tests.support.albany_events import albany_events, listings_of, published
+from tests.support.events import listing_event, new_id
+from tests.support.service import Service, running_service
 
 SECRET = "never-public-7f3a"
 HIDDEN_STATES = ("draft", "pendingApproval", "closed", "deleted")

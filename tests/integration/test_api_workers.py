@@ -11,7 +11,8 @@ from pathlib import Path
 import httpx
 
 from listing_search.runner import cli_command, free_port, stop_process_group
-from tests.support import OPERATOR_TOKEN, listing_event, new_id, running_service
+from tests.support.events import listing_event, new_id
+from tests.support.service import OPERATOR_TOKEN, running_service
 
 
 def children(pid: int) -> set[int]:

@@ -9,7 +9,8 @@ from contextlib import contextmanager
 import httpx
 import pytest
 
-from tests.support import OPERATOR_TOKEN, Service, listing_event, new_id, running_service
+from tests.support.events import listing_event, new_id
+from tests.support.service import OPERATOR_TOKEN, Service, running_service
 
 OPERATOR_CALLS = [("POST", "/v1/events"), ("GET", "/v1/status"), ("GET", "/v1/dead-letters")]
 

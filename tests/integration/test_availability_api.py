@@ -17,8 +17,9 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from schemas.availability import from_minutes, horizon, utc_today
-from tests.availability_oracle import DAYS, matches
-from tests.support import Service, exception_event, iso, listing_event, new_id, running_service
+from tests.support.availability_oracle import DAYS, matches
+from tests.support.events import exception_event, iso, listing_event, new_id
+from tests.support.service import Service, running_service
 
 ZONES = ["America/New_York", "Europe/Helsinki", "Australia/Sydney"]
 H0, H1 = horizon(utc_today())

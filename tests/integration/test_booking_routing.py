@@ -10,16 +10,11 @@ day; a pending or accepted booking holds it), not by replaying our own code.
 from __future__ import annotations
 
 import random
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
-from tests.support import Service, event_envelope, listing_event, new_id, running_service
-
-DAY = (datetime.now(UTC) + timedelta(days=10)).replace(hour=0, minute=0, second=0, microsecond=0)
-
-
-def ts(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.000Z")
+from tests.support.events import DAY, booking, booking_deleted, listing_event, new_id, transaction, ts
+from tests.support.service import Service, running_service
 
 
 def one_seat_listing(seq: int, lid: str) -> dict[str, Any]:
@@ -29,48 +24,6 @@ def one_seat_listing(seq: int, lid: str) -> dict[str, Any]:
         "entries": [{"dayOfWeek": d, "seats": 1} for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")],
     }
     return ev
-
-
-def booking(seq: int, kind: str, bid: str, tx: str, state: str) -> dict[str, Any]:
-    """`booking/created|updated`: attributes and the one relationship Flex gives it, `transaction`."""
-    resource = {
-        "id": bid,
-        "type": "booking",
-        "attributes": {
-            "seats": 1,
-            "start": ts(DAY),
-            "end": ts(DAY + timedelta(days=1)),
-            "displayStart": ts(DAY),
-            "displayEnd": ts(DAY + timedelta(days=1)),
-            "state": state,
-        },
-        "relationships": {"transaction": {"data": {"id": tx, "type": "transaction"}}},
-    }
-    return event_envelope(seq, f"booking/{kind}", bid, resource)
-
-
-def booking_deleted(seq: int, bid: str) -> dict[str, Any]:
-    """Deleted: no resource; previous values with the resource's shape, some of it null."""
-    previous = {
-        "attributes": {"seats": None, "start": None, "end": None, "state": None},
-        "relationships": {"transaction": {"data": None}},
-    }
-    return event_envelope(seq, "booking/deleted", bid, None, previous)
-
-
-def transaction(seq: int, kind: str, tx: str, lid: str, bid: str) -> dict[str, Any]:
-    resource = {
-        "id": tx,
-        "type": "transaction",
-        "attributes": {"processName": "default-booking", "lastTransition": "transition/request-payment"},
-        "relationships": {
-            "listing": {"data": {"id": lid, "type": "listing"}},
-            "booking": {"data": {"id": bid, "type": "booking"}},
-            "customer": {"data": {"id": new_id(), "type": "user"}},
-            "provider": {"data": {"id": new_id(), "type": "user"}},
-        },
-    }
-    return event_envelope(seq, f"transaction/{kind}", tx, resource)
 
 
 def free_on_day(svc: Service, ids: list[str]) -> set[str]:

@@ -17,8 +17,9 @@ import pytest
 
 from listing_search.demo.airbnb_import import iter_events, load_dataset
 from schemas.availability import horizon, parse_minutes, utc_today
-from tests.availability_oracle import matches
-from tests.support import Service, iso, running_service
+from tests.support.availability_oracle import matches
+from tests.support.events import iso
+from tests.support.service import Service, running_service
 
 
 def boston_dir() -> Path:

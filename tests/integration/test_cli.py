@@ -3,60 +3,32 @@
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import time
-import uuid
 from collections.abc import Iterator
 
 import httpx
 import pytest
 
-from listing_search.runner import cli_command, free_port
+from listing_search.runner import cli_command
+from tests.support.processes import dev_process
 
 TOKEN = "cli-test-token"
 
 
+def _demo_loaded(base: str) -> bool:
+    try:
+        status = httpx.get(f"{base}/v1/status", headers={"Authorization": f"Bearer {TOKEN}"}, timeout=5)
+        body = status.json()
+        return status.status_code == 200 and body["documents"] == 421 and body["pending"] == 0
+    except (httpx.HTTPError, KeyError, ValueError):
+        return False
+
+
 @pytest.fixture(scope="module")
 def dev_server(redis_url: str) -> Iterator[tuple[str, str]]:
-    port = free_port()
-    prefix = f"lstest-cli-{uuid.uuid4().hex[:8]}:"
-    env = {k: v for k, v in os.environ.items() if k != "OPENSEARCH_URL"}
-    env.update(REDIS_URL=redis_url, LISTING_SEARCH_REDIS_PREFIX=prefix, LISTING_SEARCH_OPERATOR_TOKEN=TOKEN)
-    proc = subprocess.Popen(
-        [*cli_command(), "dev", "--port", str(port)],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
-            try:
-                status = httpx.get(f"{base}/v1/status", headers={"Authorization": f"Bearer {TOKEN}"}, timeout=5)
-                body = status.json()
-                if status.status_code == 200 and body["documents"] == 421 and body["pending"] == 0:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, "dev server did not load the demo data in 90 s"
-            time.sleep(0.3)
-        yield base, prefix
-    finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        import redis
-
-        client = redis.Redis.from_url(redis_url)
-        stale = list(client.scan_iter(match=f"{prefix}*"))
-        if stale:
-            client.delete(*stale)
+    with dev_process(redis_url, env={"LISTING_SEARCH_OPERATOR_TOKEN": TOKEN}, ready=_demo_loaded) as dev:
+        yield dev.base, dev.redis_prefix
 
 
 def test_dev_serves_the_albany_demo(dev_server: tuple[str, str]) -> None:

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.support import Service, contract_error, running_service
+from tests.support.service import Service, contract_error, running_service
 
 STOREFRONT = "https://shop.example"
 PREFLIGHT = {"Origin": STOREFRONT, "Access-Control-Request-Method": "GET"}

@@ -6,7 +6,8 @@ import orjson
 
 from indexer.pipeline import dead_letters
 from schemas.events import ChangeEvent, classify
-from tests.support import Service, listing_event, new_id
+from tests.support.events import listing_event, new_id
+from tests.support.service import Service
 
 
 def test_inspect_and_replay(service: Service) -> None:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import time
 
 from indexer.pipeline import event_rates
-from tests.support import listing_event, new_id, running_service
+from tests.support.events import listing_event, new_id
+from tests.support.service import running_service
 
 
 def test_status_rates_count_the_last_minute(engine_url: str, redis_url: str) -> None:

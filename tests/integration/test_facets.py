@@ -1,5 +1,5 @@
 """Facets against the real engine through the HTTP API: a hypothesis property test that the API
-agrees exactly with the brute-force oracle (tests/facet_oracle.py), the 400s, and Albany by hand.
+agrees exactly with the brute-force oracle (tests/support/facet_oracle.py), the 400s, and Albany by hand.
 
 One running service holds one schema set with a key of every facetable type both with and without
 a default; each hypothesis example indexes its own listings under a fresh author and queries with
@@ -19,9 +19,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from schemas.search_schema import SearchSchema
-from tests import facet_oracle as oracle
-from tests.integration.albany_events import albany_events, listings_of, published
-from tests.support import Service, contract_error, listing_event, new_id, running_service
+from tests.support import facet_oracle as oracle
+from tests.support.albany_events import albany_events, listings_of, published
+from tests.support.events import listing_event, new_id
+from tests.support.service import Service, contract_error, running_service
 
 EXAMPLES = 60  # per schema set
 

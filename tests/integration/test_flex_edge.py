@@ -17,9 +17,9 @@ from listing_search.runner import serve_in_thread
 from search_api.app import create_app
 from search_api.auth.public_tokens import TokenIssuer
 from search_api.redis_keys import ApiKeys
-from tests.integration.test_flex_sdk import SDK_DIR, node_or_skip
-from tests.support import OPERATOR_TOKEN, Service, contract_error, running_service
-from tests.tcp_proxy import TcpProxy
+from tests.support.sdk import SDK_DIR, node_or_skip
+from tests.support.service import OPERATOR_TOKEN, Service, contract_error, running_service
+from tests.support.tcp_proxy import TcpProxy
 
 FORM = {"content-type": "application/x-www-form-urlencoded"}
 TRANSIT = {"Accept": "application/transit+json"}
@@ -35,7 +35,7 @@ def svc(engine_url: str, redis_url: str) -> Iterator[Service]:
 
 
 def listing_event(i: int) -> dict[str, Any]:
-    from tests.support import event_envelope
+    from tests.support.events import event_envelope
 
     lid = f"00000000-0000-4000-8000-{i:012d}"
     resource = {

@@ -10,12 +10,10 @@ from __future__ import annotations
 import copy
 import json
 import os
-import shutil
 import subprocess
 import time
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,28 +21,11 @@ from celery import Celery
 
 from search_api.auth.public_tokens import TokenIssuer
 from search_api.redis_keys import ApiKeys
-from tests.integration.albany_events import albany_events
-from tests.support import OPERATOR_TOKEN, Service, running_service
+from tests.support.albany_events import albany_events
+from tests.support.sdk import SDK_DIR, node_or_skip
+from tests.support.service import OPERATOR_TOKEN, Service, running_service
 
-SDK_DIR = Path(__file__).resolve().parents[1] / "sdk"
 IMAGES = [str(uuid.uuid5(uuid.NAMESPACE_URL, f"image:{i}")) for i in range(3)]
-
-
-def node_or_skip() -> str:
-    node = shutil.which("node")
-    if node is None:
-        if os.environ.get("CI"):
-            pytest.fail("node is not on PATH: the Flex SDK test needs Node 18+ (CI machines have it)")
-        pytest.skip("node is not on PATH: install Node.js 18+ to run the Flex SDK compatibility test")
-    if not (SDK_DIR / "node_modules" / "sharetribe-flex-sdk").is_dir():
-        # The test command runs `npm ci` first; this makes `pytest` alone work too.
-        npm = shutil.which("npm")
-        if npm is None:
-            if os.environ.get("CI"):
-                pytest.fail("npm is not on PATH and tests/sdk/node_modules is missing: the Flex SDK test needs both")
-            pytest.skip("npm is not on PATH: run `npm ci` in tests/sdk/")
-        subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=SDK_DIR, check=True, timeout=600)
-    return node
 
 
 def tricky_listing(template: dict[str, Any]) -> dict[str, Any]:

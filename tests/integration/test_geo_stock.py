@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from tests.support import Service, listing_event, new_id, running_service
+from tests.support.events import listing_event, new_id, stock_event
+from tests.support.service import Service, running_service
 
 
 def haversine(lat1: float, lng1: float, lat2: float, lng2: float) -> float:
@@ -91,38 +92,6 @@ def test_bounds_match_brute_force(
     svc, points = places
     got = set(svc.all_ids(bounds=",".join(map(str, box))))
     assert got == {lid for lid, (lat, lng) in points.items() if in_box(lat, lng, *box)}
-
-
-def stock_event(
-    seq: int,
-    family: str,
-    listing_id: str,
-    quantity: int,
-    *,
-    state: str | None = None,
-    resource_id: str | None = None,
-    event: str = "created",
-) -> dict[str, Any]:
-    rid = resource_id or str(uuid.uuid4())
-    attrs: dict[str, Any] = {"quantity": quantity}
-    if state is not None:
-        attrs["state"] = state
-    return {
-        "id": str(uuid.uuid4()),
-        "type": "event",
-        "attributes": {
-            "sequenceId": seq,
-            "eventType": f"{family}/{event}",
-            "resourceId": rid,
-            "resourceType": family,
-            "resource": {
-                "id": rid,
-                "type": family,
-                "attributes": attrs,
-                "relationships": {"listing": {"data": {"id": listing_id, "type": "listing"}}},
-            },
-        },
-    }
 
 
 def replay_stock(events: list[dict[str, Any]]) -> dict[str, int | None]:

@@ -8,7 +8,8 @@ import pytest
 
 import indexer.pipeline.worker
 from schemas.availability import DAYS, horizon, utc_today
-from tests.support import Service, iso, listing_event, new_id
+from tests.support.events import iso, listing_event, new_id
+from tests.support.service import Service
 
 
 def test_roll_moves_the_horizon_to_today(service: Service, monkeypatch: pytest.MonkeyPatch) -> None:

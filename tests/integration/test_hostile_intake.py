@@ -8,8 +8,9 @@ import json
 import random
 from typing import Any
 
-from tests.hostile_events import FAMILIES, applicable, corrupt, good_event, wire_safe
-from tests.support import Service, contract_error, listing_event, new_id
+from tests.support.events import listing_event, new_id
+from tests.support.hostile_events import FAMILIES, applicable, corrupt, good_event, wire_safe
+from tests.support.service import Service, contract_error
 
 GOOD_LISTINGS = 500
 HOSTILE = 3000

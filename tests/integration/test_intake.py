@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from tests.support import Service, listing_event, new_id
+from tests.support.events import listing_event, new_id
+from tests.support.service import Service
 
 
 def broken(ev: dict[str, Any], path: list[str], value: Any = ..., *, delete: bool = False) -> dict[str, Any]:

@@ -7,7 +7,7 @@ import socket
 import time
 from urllib.parse import urlparse
 
-from tests.support import running_service
+from tests.support.service import running_service
 
 REQUEST = b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
 

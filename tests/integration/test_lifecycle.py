@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.support import Service, listing_event, new_id
+from tests.support.events import listing_event, new_id
+from tests.support.service import Service
 
 
 def visible_everywhere(svc: Service, lid: str) -> tuple[bool, bool, bool]:

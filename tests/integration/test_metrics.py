@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import re
 
-from tests.support import Service, listing_event, new_id
+from tests.support.events import listing_event, new_id
+from tests.support.service import Service
 
 
 def parse(text: str) -> dict[str, float]:

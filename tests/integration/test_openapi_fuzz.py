@@ -27,7 +27,8 @@ from schemathesis.specs.openapi.checks import (
 from indexer.services import Services
 from infra.settings import Settings
 from search_api.app import create_app
-from tests.support import OPERATOR_TOKEN, Service, listing_event, new_id, running_service
+from tests.support.events import listing_event, new_id
+from tests.support.service import OPERATOR_TOKEN, Service, running_service
 
 EXAMPLES = int(os.environ.get("LISTING_SEARCH_FUZZ_EXAMPLES", "40"))
 

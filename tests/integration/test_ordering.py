@@ -7,7 +7,8 @@ from typing import Any
 
 from opensearchpy import helpers
 
-from tests.support import Service, exception_event, listing_event, new_id, running_service
+from tests.support.events import exception_event, listing_event, new_id
+from tests.support.service import Service, running_service
 
 STATES = ["published", "published", "published", "draft", "pendingApproval", "closed"]
 

@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from tests.support import Service, listing_event, new_id, running_service
+from tests.support.events import listing_event, new_id
+from tests.support.service import Service, running_service
 
 # (title, description, price, createdAt)
 ROWS = [

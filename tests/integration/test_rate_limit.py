@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 
 from search_api.edge.rate_limit import client_address
-from tests.support import Service, contract_error, running_service
+from tests.support.service import Service, contract_error, running_service
 
 LIMIT = 5
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from indexer.jobs import records
 from indexer.rebuild.job import _FINISH, join_running, start_rebuild
-from tests.support import Service
+from tests.support.service import Service
 
 
 def test_a_change_joins_the_running_rebuild_or_starts_a_new_one(service: Service) -> None:

@@ -19,8 +19,8 @@ from celery import Celery
 from opensearchpy import helpers
 
 from indexer.rebuild import job as rebuild
-from tests.integration.albany_events import albany_events
-from tests.support import Service, running_service
+from tests.support.albany_events import albany_events
+from tests.support.service import Service, running_service
 
 READS = [
     {"pub_listingType": "Entire home/apt", "perPage": 24},

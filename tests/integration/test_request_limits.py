@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from tests.support import Service, contract_error, listing_event, new_id, running_service
+from tests.support.events import listing_event, new_id
+from tests.support.service import Service, contract_error, running_service
 
 SMALL = {
     "max_body_bytes": 64 * 1024,

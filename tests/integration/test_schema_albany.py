@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from celery import Celery
 
-from tests.integration.albany_events import albany_events, listings_of, published
-from tests.support import Service, running_service
+from tests.support.albany_events import albany_events, listings_of, published
+from tests.support.service import Service, running_service
 
 SCHEMAS: list[tuple[str, str, str, dict[str, Any]]] = [
     ("public", "amenities", "multi-enum", {}),

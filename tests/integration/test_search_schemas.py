@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 from celery import Celery
 
-from tests.support import Service, listing_event, new_id, running_service
+from tests.support.events import listing_event, new_id
+from tests.support.service import Service, running_service
 
 # (name, publicData, metadata)
 ROWS: list[tuple[str, dict[str, Any], dict[str, Any]]] = [

@@ -1,18 +1,15 @@
-"""The Sharetribe sync against the local stand-in (tests/sharetribe_standin.py, written from
+"""The Sharetribe sync against the local stand-in (tests/support/sharetribe_standin.py, written from
 Sharetribe's references): paging, the full re-sync, a 429 storm, a retention gap, the
 reconciliation job, stock with reservations, bookings reaching their listing through their
 transaction in any order, no tombstone on absence alone, and polite polling.
 
-Every comparison goes through the public search API and is held to tests/flex_oracle.py, which
+Every comparison goes through the public search API and is held to tests/support/flex_oracle.py, which
 computes what Flex itself would show from the stand-in's records.
 """
 
 from __future__ import annotations
 
-import contextlib
-import os
 import random
-import signal
 import subprocess
 import tempfile
 import time
@@ -26,20 +23,15 @@ from indexer.pipeline import stats
 from indexer.sharetribe.checkpoint import POLLED_AT, load_checkpoint
 from indexer.sharetribe.reconcile import Reconciler, start_reconcile
 from indexer.sharetribe.resync import start_resync
+from infra.clients import opensearch_client
 from infra.settings import Settings
-from listing_search.runner import cli_command, free_port, stop_process_group
-from tests import flex_oracle
-from tests.sharetribe_standin import (
-    CLIENT_ID,
-    CLIENT_SECRET,
-    TRANSIT,
-    Marketplace,
-    RateLimit,
-    StandIn,
-    ts,
-)
-from tests.support import OPERATOR_TOKEN, Service, listing_event, new_id, running_service, service_env
-from tests.sync_support import (
+from listing_search.runner import cli_command
+from tests.support import flex_oracle
+from tests.support.events import listing_event, new_id
+from tests.support.processes import crash, dev_process, stop
+from tests.support.service import OPERATOR_TOKEN, Service, running_service, service_env
+from tests.support.sharetribe_standin import CLIENT_ID, CLIENT_SECRET, TRANSIT, Marketplace, RateLimit, StandIn, ts
+from tests.support.sync import (
     SYNC_FAMILIES,
     assert_availability_as_flex,
     assert_index_matches,
@@ -624,18 +616,6 @@ def wait_matching(svc: Service, stand: StandIn, proc: subprocess.Popen[str], tim
         time.sleep(0.2)
 
 
-def stop(proc: subprocess.Popen[Any]) -> None:
-    """SIGTERM to the process group, then SIGKILL to whatever is left of it (beat's child too)."""
-    stop_process_group(proc, signal.SIGTERM, grace=30)
-
-
-def crash(proc: subprocess.Popen[Any]) -> None:
-    """SIGKILL the whole group at once, as a container or host crash would."""
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait(10)
-
-
 def test_celery_beat_syncs_and_a_restart_continues_from_the_checkpoint(engine_url: str, redis_url: str) -> None:
     with standin() as (stand, url):
         market = stand.market
@@ -711,19 +691,15 @@ def test_a_scan_misses_no_listing_when_others_are_deleted_meanwhile(engine_url: 
 
 
 def test_dev_follows_a_marketplace_when_the_sync_is_configured(engine_url: str, redis_url: str) -> None:
-    """`listing-search dev` has no beat: it polls on a timer, and loads no demo data."""
+    """`listing-search dev` has no beat: it runs the same schedule on its own threads, and loads no demo data."""
     with standin() as (stand, url):
         market = stand.market
         rng = random.Random(2)
         market.random_changes(rng, 150)
-        tag = new_id()[:8]
-        port = free_port()
+        index_prefix = f"t-dev-{new_id()[:8]}"
         env = {
-            **os.environ,
             "OPENSEARCH_URL": engine_url,
-            "REDIS_URL": redis_url,
-            "LISTING_SEARCH_INDEX_PREFIX": f"t-dev-{tag}",
-            "LISTING_SEARCH_REDIS_PREFIX": f"lstest:dev-{tag}:",
+            "LISTING_SEARCH_INDEX_PREFIX": index_prefix,
             "LISTING_SEARCH_OPERATOR_TOKEN": OPERATOR_TOKEN,
             "LISTING_SEARCH_REPLICAS": "0",
             "LISTING_SEARCH_SHARETRIBE_BASE_URL": url,
@@ -732,41 +708,28 @@ def test_dev_follows_a_marketplace_when_the_sync_is_configured(engine_url: str, 
             "LISTING_SEARCH_SYNC_INTERVAL_SECONDS": "0.3",
             "LISTING_SEARCH_SYNC_RATE_LIMIT_PER_SECOND": "0",
         }
-        proc = subprocess.Popen(
-            [*cli_command(), "dev", "--port", str(port)],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            start_new_session=True,
-        )
-        base = f"http://127.0.0.1:{port}"
         try:
-            published = flex_oracle.published(market)
-            deadline = time.monotonic() + 120
-            while True:
-                assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
-                try:
-                    body = httpx.get(f"{base}/v1/api/listings/query", params={"perPage": 100}, timeout=5).json()
-                    status = httpx.get(
-                        f"{base}/v1/status", headers={"Authorization": f"Bearer {OPERATOR_TOKEN}"}, timeout=5
-                    ).json()
-                    seen = {d["id"] for d in body["data"]}
-                    asked = stand.requests_to("events/query")
-                    checkpoint = status["sync"]["checkpoint"]["sequenceId"]
-                    if seen == published and asked and checkpoint == expected_checkpoint(stand):
-                        break
-                except (httpx.HTTPError, KeyError):
-                    pass
-                assert time.monotonic() < deadline, "dev did not follow the marketplace"
-                time.sleep(0.3)
-            assert len(published) < 100 and status["documents"] >= len(published)
+            with dev_process(redis_url, env=env, unset=()) as dev:
+                published = flex_oracle.published(market)
+                deadline = time.monotonic() + 120
+                while True:
+                    assert dev.proc.poll() is None, dev.log()[-5000:]
+                    try:
+                        body = httpx.get(f"{dev.base}/v1/api/listings/query", params={"perPage": 100}, timeout=5).json()
+                        status = httpx.get(
+                            f"{dev.base}/v1/status", headers={"Authorization": f"Bearer {OPERATOR_TOKEN}"}, timeout=5
+                        ).json()
+                        seen = {d["id"] for d in body["data"]}
+                        asked = stand.requests_to("events/query")
+                        checkpoint = status["sync"]["checkpoint"]["sequenceId"]
+                        if seen == published and asked and checkpoint == expected_checkpoint(stand):
+                            break
+                    except (httpx.HTTPError, KeyError):
+                        pass
+                    assert time.monotonic() < deadline, "dev did not follow the marketplace"
+                    time.sleep(0.3)
+                assert len(published) < 100 and status["documents"] >= len(published)
         finally:
-            stop(proc)
-            import redis as redis_lib
-            from opensearchpy import OpenSearch
-
-            client = redis_lib.Redis.from_url(redis_url)
-            keys = list(client.scan_iter(match=f"lstest:dev-{tag}:*"))
-            if keys:
-                client.delete(*keys)
-            OpenSearch(hosts=[engine_url]).indices.delete(index=f"t-dev-{tag}*", params={"ignore_unavailable": "true"})
+            opensearch_client(engine_url).indices.delete(
+                index=f"{index_prefix}*", params={"ignore_unavailable": "true"}
+            )

@@ -1,6 +1,6 @@
 """Status, metrics, probes and public search answer quickly when the engine is sick.
 
-The sick engine is real: osmem-server behind `tests.tcp_proxy.TcpProxy`, which can refuse
+The sick engine is real: osmem-server behind `tests.support.tcp_proxy.TcpProxy`, which can refuse
 connections (`down`), accept them and never answer (`freeze`, what a SIGSTOPped or wedged engine
 does) or answer late (`slow`). The API under test talks to the engine only through the proxy; the
 service's worker and its own API talk to the engine directly, so events keep being indexed and the
@@ -24,8 +24,9 @@ from infra.clients import opensearch_client
 from listing_search.runner import free_port, serve_in_thread
 from schemas.index_layout import IndexNames
 from search_api.app import START_WAIT_SECONDS, create_app
-from tests.support import OPERATOR_TOKEN, Service, contract_error, listing_event, new_id, running_service
-from tests.tcp_proxy import TcpProxy
+from tests.support.events import listing_event, new_id
+from tests.support.service import OPERATOR_TOKEN, Service, contract_error, running_service
+from tests.support.tcp_proxy import TcpProxy
 
 SEARCH_TIMEOUT = 1.0
 # What the task promises for status, metrics and readiness, whatever the engine does.

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from search_api.edge import transit
-from tests.integration.test_flex_sdk import SDK_DIR, node_or_skip
+from tests.support.sdk import SDK_DIR, node_or_skip
 
 ALPHABET = string.ascii_letters + "~^`: #$_-" + "é漢"
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from tests.support import Service, listing_event, new_id
+from tests.support.events import listing_event, new_id
+from tests.support.service import Service
 
 
 def test_unreadable_stream_entry_is_dead_lettered_and_the_stream_flows(service: Service) -> None:
@@ -51,7 +52,8 @@ def test_a_backlog_bunched_on_few_listings_makes_few_big_bulks(engine_url: str, 
     worker reads on until its batch touches about batch_size listings, so the backlog becomes
     one bulk request rather than one per thousand events."""
     from listing_search.runner import start_worker
-    from tests.support import exception_event, iso, running_service
+    from tests.support.events import exception_event, iso
+    from tests.support.service import running_service
 
     events = []
     seq = 0

@@ -12,16 +12,10 @@ from typing import Any
 from indexer.jobs import records
 from indexer.rebuild.job import _swap, run_rebuild, start_rebuild
 from infra.clients import opensearch_client
-from tests.support import (
-    Service,
-    contents,
-    in_order_contents,
-    listing_event,
-    new_id,
-    running_service,
-    worker_process,
-)
-from tests.tcp_proxy import TcpProxy
+from tests.support.events import listing_event, new_id
+from tests.support.processes import crash, stop
+from tests.support.service import Service, contents, in_order_contents, running_service, worker_process
+from tests.support.tcp_proxy import TcpProxy
 
 
 def doomed_worker(svc: Service, engine_url: str, name: str) -> subprocess.Popen[str]:
@@ -66,11 +60,10 @@ def test_sigkill_mid_batch_loses_nothing(engine_url: str, redis_url: str) -> Non
                 first.send_signal(signal.SIGCONT)
                 assert time.monotonic() < deadline, "the worker never held a batch"
                 time.sleep(0.005)
-            first.send_signal(signal.SIGKILL)
-            first.wait(10)
+            crash(first)
         finally:
             if first.poll() is None:
-                first.kill()
+                crash(first)
         status = svc.status()
         assert 0 < status["events"]["applied"] < 5000 and status["pending"] > 0
         summary = svc.services.redis.xpending(svc.services.keys.events, svc.services.keys.group)
@@ -79,8 +72,7 @@ def test_sigkill_mid_batch_loses_nothing(engine_url: str, redis_url: str) -> Non
         try:
             svc.wait_searchable(timeout=180)
         finally:
-            second.send_signal(signal.SIGTERM)
-            second.wait(30)
+            stop(second)
         status = svc.status()
         assert status["events"]["applied"] == status["events"]["accepted"] == 5000
         assert status["lastSequenceId"] == 5000 and status["deadLetters"] == 0

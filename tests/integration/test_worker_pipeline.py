@@ -13,9 +13,9 @@ import pytest
 
 from infra.clients import opensearch_client
 from listing_search.runner import start_worker
-from tests.bulk_proxy import BulkProxy, bulk_proxy
-from tests.integration.test_two_workers import history
-from tests.support import Service, contents, in_order_contents, listing_event, new_id, running_service
+from tests.support.bulk_proxy import BulkProxy, bulk_proxy
+from tests.support.events import history, listing_event, new_id
+from tests.support.service import Service, contents, in_order_contents, running_service
 
 
 @contextmanager

@@ -5,8 +5,6 @@ figures come from `bench/recovery.py`."""
 
 from __future__ import annotations
 
-import signal
-import subprocess
 import time
 from typing import Any
 
@@ -15,8 +13,10 @@ import redis
 
 from indexer.pipeline.worker import HANDED_BACK_PAUSE_SECONDS
 from listing_search.runner import new_worker, start_worker
-from tests.bulk_proxy import bulk_proxy
-from tests.support import Service, listing_event, new_id, running_service, worker_process
+from tests.support.bulk_proxy import bulk_proxy
+from tests.support.events import listing_event, new_id
+from tests.support.processes import crash, stop
+from tests.support.service import Service, running_service, worker_process
 
 LISTINGS = 600
 EVENTS = 6000  # 10 per listing: one read of 1,000 entries is far from all of them
@@ -31,16 +31,6 @@ def events_for(listings: list[str], first: int, count: int) -> list[dict[str, An
         kind = "listing/created" if seq <= len(listings) else "listing/updated"
         out.append(listing_event(seq, lid, event_type=kind, title=f"v{seq}", price=seq))
     return out
-
-
-def stop(proc: subprocess.Popen[str]) -> None:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(10)
 
 
 def send_all(svc: Service, events: list[dict[str, Any]]) -> None:
@@ -84,11 +74,10 @@ def kill_holding(svc: Service, engine_url: str, name: str, proxy_url: str) -> No
             assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
             assert time.monotonic() < deadline, f"the worker never held {PENDING_AT_KILL} entries"
             time.sleep(0.01)
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(10)
+        crash(proc)
     finally:
         if proc.poll() is None:
-            proc.kill()
+            crash(proc)
     assert svc.status()["events"]["applied"] < EVENTS
 
 

@@ -19,7 +19,7 @@ from schemas.availability import (
     runs_from_days,
     timeline,
 )
-from tests.availability_oracle import DAYS, matches
+from tests.support.availability_oracle import DAYS, matches
 
 TODAY = date(2027, 3, 1)  # the horizon holds both 2027 DST changes of New York and Helsinki
 H0, H1 = horizon(TODAY)

@@ -15,8 +15,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from schemas.events import ChangeEvent, EventLimits, Rejected, classify
-from tests.hostile_events import CORRUPTIONS, FAMILIES, applicable, corrupt, good_event
-from tests.support import listing_event, new_id
+from tests.support.events import listing_event, new_id
+from tests.support.hostile_events import CORRUPTIONS, FAMILIES, applicable, corrupt, good_event
 
 FUZZ_EVENTS = int(os.environ.get("LISTING_SEARCH_FUZZ_EVENTS", "10000"))
 

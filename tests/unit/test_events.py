@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from schemas.events import ChangeEvent, Ignored, Rejected, classify, strip_private
-from tests.support import exception_event, listing_event, new_id
+from tests.support.events import exception_event, listing_event, new_id
 
 
 def test_listing_event_is_normalised_without_private_data() -> None:
@@ -113,7 +113,7 @@ def test_any_corruption_of_a_valid_event_classifies_without_raising(data: st.Dat
 
 
 def test_a_booking_names_its_transaction_and_is_routed_not_rejected() -> None:
-    from tests.integration.test_booking_routing import booking, booking_deleted
+    from tests.support.events import booking, booking_deleted
 
     bid, tx = new_id(), new_id()
     created = classify(booking(4, "created", bid, tx, "pending"))
@@ -136,7 +136,7 @@ def test_a_booking_names_its_transaction_and_is_routed_not_rejected() -> None:
 
 def test_a_transaction_event_links_its_booking_to_its_listing() -> None:
     from schemas.events import TransactionLink
-    from tests.integration.test_booking_routing import transaction
+    from tests.support.events import transaction
 
     tx, lid, bid = new_id(), new_id(), new_id()
     assert classify(transaction(9, "transitioned", tx, lid, bid)) == TransactionLink(9, tx, lid, bid)
@@ -146,7 +146,7 @@ def test_a_transaction_event_links_its_booking_to_its_listing() -> None:
 
 
 def test_stock_reservations_are_ignored_and_adjustment_changes_count() -> None:
-    from tests.integration.test_geo_stock import stock_event
+    from tests.support.events import stock_event
 
     lid = new_id()
     assert classify(stock_event(1, "stockReservation", lid, 1, state="pending")) == Ignored("stockReservation/created")
@@ -168,7 +168,7 @@ def test_a_booking_in_either_spelling_of_cancelled_holds_no_seats(state: str) ->
     references/availability "Booking states" spells it `canceled`. Both are accepted, and neither
     (nor declined, nor proposed) takes seats: only pending and accepted bookings do."""
     from schemas.availability import active_intervals
-    from tests.integration.test_booking_routing import booking
+    from tests.support.events import booking
 
     event = classify(booking(7, "updated", new_id(), new_id(), state))
     assert isinstance(event, ChangeEvent), event

@@ -11,32 +11,9 @@ from schemas.events import ChangeEvent
 from schemas.index_layout import F
 from schemas.listing_doc import build_document, merge, public_resource, source_seq
 from schemas.search_schema import SchemaSet
+from tests.support.change_events import LID, component, listing
 
-LID = "7a3b1c6e-9a2f-4e8b-8f3d-2f5c9e1a0b4d"
 TODAY = date(2026, 11, 22)
-
-
-def listing(seq: int, state: str = "published", title: str = "t", deleted: bool = False) -> ChangeEvent:
-    res = {
-        "title": title,
-        "description": None,
-        "geolocation": None,
-        "price": {"amount": seq, "currency": "USD"},
-        "publicData": {"k": seq},
-        "metadata": {},
-        "state": state,
-        "deleted": deleted,
-        "createdAt": "2026-01-01T00:00:00.000Z",
-        "availabilityPlan": None,
-        "authorId": None,
-        "currentStock": None,
-    }
-    return ChangeEvent(seq, "listing/updated", LID, LID, res, f"e{seq}")
-
-
-def component(seq: int, family: str, rid: str, delete: bool = False) -> ChangeEvent:
-    res = None if delete else {"start": "2026-12-01T00:00:00.000Z", "end": "2026-12-03T00:00:00.000Z", "seats": seq % 3}
-    return ChangeEvent(seq, f"{family}/{'deleted' if delete else 'created'}", LID, rid, res, f"e{seq}")
 
 
 @st.composite

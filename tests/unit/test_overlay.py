@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from schemas.events import ChangeEvent
 from schemas.listing_doc import LISTING, merge, overlay
 from schemas.stock import SNAPSHOT, available_stock
-from tests.unit.test_listing_doc import LID, component, listing
+from tests.support.change_events import LID, component, listing
 
 FAMILIES = ("availabilityException", "booking", "stockAdjustment", "stockReservation")
 

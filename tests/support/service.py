@@ -1,4 +1,4 @@
-"""A running service for one test (API on a real socket + worker thread), and event builders."""
+"""A running service for one test: the API on a real socket and worker threads, under fresh prefixes."""
 
 from __future__ import annotations
 
@@ -22,7 +22,6 @@ from listing_search.runner import WorkerThread, cli_command, scratch_deployment,
 from search_api.app import create_app
 
 OPERATOR_TOKEN = "test-operator-token"
-MARKETPLACE = "00000000-0000-4000-8000-000000000001"
 
 
 @dataclass
@@ -191,6 +190,7 @@ def worker_process(svc: Service, engine_url: str, name: str, **env: str) -> subp
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
+        start_new_session=True,  # tests.support.processes stops or crashes it as a group
     )
 
 
@@ -205,117 +205,3 @@ def contract_error(resp: httpx.Response, status: int, path: list[str] | None = N
         assert err["details"].startswith(f"{path[-1]}:"), err
     result: dict[str, Any] = err
     return result
-
-
-def iso(minute: int) -> str:
-    """Epoch minutes as Flex's timestamp format."""
-    from schemas.availability import from_minutes
-
-    return from_minutes(minute).strftime("%Y-%m-%dT%H:%M:%S.000Z")
-
-
-def new_id() -> str:
-    return str(uuid.uuid4())
-
-
-def listing_event(
-    seq: int,
-    listing_id: str,
-    *,
-    event_type: str = "listing/updated",
-    state: str = "published",
-    title: str = "A listing",
-    description: str | None = "Somewhere nice",
-    price: int | None = 10_000,
-    created_at: str = "2026-01-01T00:00:00.000Z",
-    author_id: str | None = None,
-    public_data: dict[str, Any] | None = None,
-    private_data: dict[str, Any] | None = None,
-    deleted: bool = False,
-) -> dict[str, Any]:
-    resource: dict[str, Any] | None = {
-        "id": listing_id,
-        "type": "listing",
-        "attributes": {
-            "title": title,
-            "description": description,
-            "geolocation": {"lat": 42.65, "lng": -73.75},
-            "price": None if price is None else {"amount": price, "currency": "USD"},
-            "publicData": public_data or {},
-            "metadata": {},
-            "privateData": private_data or {},
-            "state": state,
-            "deleted": deleted,
-            "createdAt": created_at,
-            "availabilityPlan": None,
-        },
-        "relationships": {"author": {"data": {"id": author_id or MARKETPLACE, "type": "user"}}},
-    }
-    if event_type == "listing/deleted":
-        resource = None
-    return {
-        "id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"event:{seq}:{listing_id}")),
-        "type": "event",
-        "attributes": {
-            "sequenceId": seq,
-            "eventType": event_type,
-            "createdAt": "2026-01-01T00:00:00.000Z",
-            "resourceId": listing_id,
-            "resourceType": "listing",
-            "source": "source/marketplace-api",
-            "resource": resource,
-            "previousValues": {},
-            "marketplaceId": MARKETPLACE,
-        },
-    }
-
-
-def event_envelope(
-    seq: int, event_type: str, resource_id: str, resource: dict[str, Any] | None, previous: Any = None
-) -> dict[str, Any]:
-    """An Integration API event around a resource (None for a deletion), with a stable event id."""
-    return {
-        "id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"event:{seq}:{resource_id}")),
-        "type": "event",
-        "attributes": {
-            "sequenceId": seq,
-            "eventType": event_type,
-            "createdAt": "2026-01-01T00:00:00.000Z",
-            "resourceId": resource_id,
-            "resourceType": event_type.split("/")[0],
-            "resource": resource,
-            "previousValues": previous or {},
-        },
-    }
-
-
-def exception_event(
-    seq: int, listing_id: str, exception_id: str, *, start: str, end: str, seats: int = 0, deleted: bool = False
-) -> dict[str, Any]:
-    rel = {"listing": {"data": {"id": listing_id, "type": "listing"}}}
-    resource = (
-        None
-        if deleted
-        else {
-            "id": exception_id,
-            "type": "availabilityException",
-            "attributes": {"start": start, "end": end, "seats": seats},
-            "relationships": rel,
-        }
-    )
-    kind = "availabilityException/deleted" if deleted else "availabilityException/created"
-    return event_envelope(seq, kind, exception_id, resource, {"relationships": rel} if deleted else None)
-
-
-def component_event(
-    seq: int, family: str, listing_id: str, attributes: dict[str, Any], *, resource_id: str | None = None
-) -> dict[str, Any]:
-    """A `<family>/created` event (availabilityException, booking, stockAdjustment, ...) of a listing."""
-    rid = resource_id or new_id()
-    resource = {
-        "id": rid,
-        "type": family,
-        "attributes": attributes,
-        "relationships": {"listing": {"data": {"id": listing_id, "type": "listing"}}},
-    }
-    return event_envelope(seq, f"{family}/created", rid, resource)

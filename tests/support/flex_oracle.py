@@ -38,7 +38,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from tests.sharetribe_standin import Marketplace, parse_ts
+from tests.support.sharetribe_standin import Marketplace, parse_ts
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 HOLDING_BOOKING_STATES = frozenset({"pending", "accepted"})

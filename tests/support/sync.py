@@ -23,9 +23,9 @@ from indexer.sharetribe.api import IntegrationApi
 from indexer.sharetribe.poller import PollReport, poll
 from indexer.sharetribe.resync import ResyncRound
 from listing_search.runner import serve_in_thread
-from tests import flex_oracle
-from tests.sharetribe_standin import CLIENT_ID, CLIENT_SECRET, Marketplace, StandIn, parse_ts
-from tests.support import Service, running_service
+from tests.support import flex_oracle
+from tests.support.service import Service, running_service
+from tests.support.sharetribe_standin import CLIENT_ID, CLIENT_SECRET, Marketplace, StandIn, parse_ts
 
 # How far ahead availability is compared, and at which seat counts (the random marketplaces'
 # plans have 2 seats a day; exceptions 0-2).

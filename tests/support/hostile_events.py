@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from tests.support import component_event, listing_event
+from tests.support.events import component_event, listing_event
 
 FAMILIES = ("listing", "availabilityException", "booking", "stockAdjustment")
 COMPONENTS = FAMILIES[1:]
