@@ -30,7 +30,7 @@ class Services:
     def from_settings(cls, settings: Settings, *, engine_url: str) -> Services:
         return cls(
             settings=settings,
-            engine=opensearch_client(engine_url),
+            engine=opensearch_client(engine_url, settings=settings),
             redis=redis_client(settings.redis_url),
             names=IndexNames(settings.index_prefix),
             keys=RedisKeys(settings.redis_prefix),

@@ -8,9 +8,11 @@ from typing import Any
 
 import orjson
 import redis
-from opensearchpy import OpenSearch
 from opensearchpy.exceptions import ConnectionTimeout
 from opensearchpy.serializer import JSONSerializer
+
+from infra.engine_connection import EngineClient, EngineConnection
+from infra.settings import Settings
 
 # Below this, a call could not get an answer from even a healthy engine: fail it at once rather than
 # send it. Also keeps request_timeout above 0, which opensearch-py would read as "the client's 30 s".
@@ -39,13 +41,17 @@ class OrjsonSerializer(JSONSerializer):
             return super().dumps(data)
 
 
-def opensearch_client(url: str, *, timeout: float = 30.0) -> OpenSearch:
+def opensearch_client(
+    url: str | None = None, *, timeout: float = 30.0, settings: Settings | None = None
+) -> EngineClient:
+    """The engine client of the settings' connection (TLS, credentials, SigV4: infra/engine_connection.py);
+    `url` overrides OPENSEARCH_URL (the embedded engine, a test's proxy)."""
+    connection = EngineConnection.from_settings(settings if settings is not None else Settings(), url)
     # Retries are ours (the worker backs off and never acknowledges early), not the client's.
     # A pool per thread that may call at once (API thread pool, worker, jobs).
     # The 30 s suits bulk writes and rebuild copies; calls that answer a waiting client (search,
     # status, probes) pass their own `request_timeout` from a `Deadline`.
-    return OpenSearch(
-        hosts=[url],
+    return connection.client(
         timeout=timeout,
         max_retries=0,
         retry_on_timeout=False,

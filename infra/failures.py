@@ -17,9 +17,10 @@ from typing import Final, TypeVar
 
 import redis
 from opensearchpy.exceptions import ConnectionError as EngineConnectionError
-from opensearchpy.exceptions import ConnectionTimeout, TransportError
+from opensearchpy.exceptions import ConnectionTimeout, SSLError, TransportError
 
 from infra.clients import Deadline
+from infra.engine_connection import EngineConnection
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -84,22 +85,56 @@ def retry_transient(call: Callable[[], T], what: str, *, give_up_s: float = GIVE
             time.sleep(delay)
 
 
-def engine_failure_reason(exc: BaseException, deadline: Deadline | None = None) -> str:
-    """A short reason an engine call failed, for status, readiness and logs.
+def engine_failure_reason(
+    exc: BaseException, deadline: Deadline | None = None, connection: EngineConnection | None = None
+) -> str:
+    """A short reason an engine call failed, for status, readiness and logs, naming the setting to
+    change when it is one (credentials, TLS, SigV4).
 
     Never the exception's text: it carries the engine's URL (credentials included when the URL has
     them) and /readyz answers anyone.
     """
-    if isinstance(exc, ConnectionTimeout) or (isinstance(exc, EngineConnectionError) and "timed out" in str(exc)):
+    text = str(exc)
+    if isinstance(exc, SSLError) or "CERTIFICATE_VERIFY_FAILED" in text:
+        if "hostname" in text.lower() or "doesn't match" in text or "not valid for" in text:
+            return "TLS: the engine's certificate is not for the host in OPENSEARCH_URL"
+        given = connection is not None and connection.ca_certs
+        against = "OPENSEARCH_CA_CERTS" if given else "the system's CAs (set OPENSEARCH_CA_CERTS)"
+        if "CERTIFICATE_VERIFY_FAILED" in text:
+            return f"TLS: the engine's certificate does not verify against {against}"
+        return "TLS handshake failed (check the https URL, OPENSEARCH_CA_CERTS, OPENSEARCH_CLIENT_CERT/KEY)"
+    if isinstance(exc, ConnectionTimeout) or (isinstance(exc, EngineConnectionError) and "timed out" in text):
         after = f" after {deadline.seconds:g} s" if deadline is not None else ""
         return f"timed out{after}"
     if isinstance(exc, EngineConnectionError):
-        return "connection refused" if "refused" in str(exc).lower() else "unreachable"
+        return "connection refused" if "refused" in text.lower() else "unreachable"
     if isinstance(exc, TransportError) and isinstance(exc.status_code, int):
-        return f"answered HTTP {exc.status_code}"
+        status = exc.status_code
+        signed = connection is not None and connection.sigv4 is not None
+        if status == 401:
+            if connection is not None and connection.username is None and not signed:
+                return "answered HTTP 401: the engine wants credentials (OPENSEARCH_USERNAME/OPENSEARCH_PASSWORD)"
+            return "answered HTTP 401: wrong credentials (OPENSEARCH_USERNAME/PASSWORD, or those in OPENSEARCH_URL)"
+        if status == 403 and signed:
+            return (
+                "answered HTTP 403: the signed request was refused (AWS_REGION, OPENSEARCH_SIGV4_SERVICE or the role)"
+            )
+        if status == 403:
+            return "answered HTTP 403: these credentials may not do this (the user's role)"
+        if status == 400 and "SSL certificate" in text:  # nginx's answer when mutual TLS wants one
+            return "answered HTTP 400: the engine wants a client certificate (OPENSEARCH_CLIENT_CERT/KEY)"
+        return f"answered HTTP {status}"
     if isinstance(exc, TransientEngineError):
         return "unavailable"
     return f"failed ({type(exc).__name__})"
+
+
+def configuration_failure(exc: BaseException) -> bool:
+    """A failure that waiting alone will not cure but the operator can (credentials, TLS): at start
+    it is logged and retried like a passing one, so the process stays up and /readyz says why."""
+    if isinstance(exc, SSLError) or "CERTIFICATE_VERIFY_FAILED" in str(exc):
+        return True
+    return isinstance(exc, TransportError) and exc.status_code in (401, 403)
 
 
 def redis_failure_reason(exc: BaseException, timeout: float) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -15,9 +15,36 @@ CommaList = Annotated[list[str], NoDecode]
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="LISTING_SEARCH_", extra="ignore", populate_by_name=True)
 
+    # The engine connection (infra/engine_connection.py), one set of settings for every client: the
+    # opensearch-py client and public search's aiohttp path alike.
+    # `http(s)://[user:password@]host:port[/prefix]`; unset, `dev` and the tests run an embedded engine.
     opensearch_url: str | None = Field(
         default=None, validation_alias=AliasChoices("OPENSEARCH_URL", "LISTING_SEARCH_OPENSEARCH_URL")
     )
+    # Basic auth, when the URL carries no credentials: the password itself or a file holding it
+    # (a mounted secret; a trailing newline is ignored).
+    opensearch_username: str | None = Field(default=None, validation_alias=AliasChoices("OPENSEARCH_USERNAME"))
+    opensearch_password: SecretStr | None = Field(default=None, validation_alias=AliasChoices("OPENSEARCH_PASSWORD"))
+    opensearch_password_file: str | None = Field(
+        default=None, validation_alias=AliasChoices("OPENSEARCH_PASSWORD_FILE")
+    )
+    # TLS: the CA bundle (PEM) the engine's certificate must verify against (unset: the system's),
+    # a client certificate and key for mutual TLS, and whether to verify at all (false only for
+    # trying things: anyone on the path can then read and change every request).
+    opensearch_ca_certs: str | None = Field(default=None, validation_alias=AliasChoices("OPENSEARCH_CA_CERTS"))
+    opensearch_client_cert: str | None = Field(default=None, validation_alias=AliasChoices("OPENSEARCH_CLIENT_CERT"))
+    opensearch_client_key: str | None = Field(default=None, validation_alias=AliasChoices("OPENSEARCH_CLIENT_KEY"))
+    opensearch_verify_certs: bool = Field(default=True, validation_alias=AliasChoices("OPENSEARCH_VERIFY_CERTS"))
+    # `sigv4`: AWS Signature Version 4 on every request (Amazon OpenSearch Service, or Serverless with
+    # service `aoss`), credentials from the standard AWS chain through botocore, region AWS_REGION.
+    # Unset: basic auth when credentials are given, else none.
+    opensearch_auth: Literal["basic", "sigv4"] | None = Field(
+        default=None, validation_alias=AliasChoices("OPENSEARCH_AUTH")
+    )
+    opensearch_sigv4_service: Literal["es", "aoss"] = Field(
+        default="es", validation_alias=AliasChoices("OPENSEARCH_SIGV4_SERVICE")
+    )
+    aws_region: str | None = Field(default=None, validation_alias=AliasChoices("AWS_REGION", "AWS_DEFAULT_REGION"))
     redis_url: str = Field(
         default="redis://127.0.0.1:6379/0", validation_alias=AliasChoices("REDIS_URL", "LISTING_SEARCH_REDIS_URL")
     )

@@ -24,6 +24,22 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("listing_search")
 
+ENGINE_SETTINGS = """\
+the engine connection (environment; used by every process and every client):
+  OPENSEARCH_URL            http(s)://[user:password@]host:port[/prefix]; unset: an embedded engine (dev)
+  OPENSEARCH_USERNAME       basic auth user, when the URL carries no credentials
+  OPENSEARCH_PASSWORD       its password (or OPENSEARCH_PASSWORD_FILE: a file holding it)
+  OPENSEARCH_CA_CERTS       PEM bundle the engine's certificate must verify against (default: the system's)
+  OPENSEARCH_CLIENT_CERT    client certificate for mutual TLS, with OPENSEARCH_CLIENT_KEY
+  OPENSEARCH_VERIFY_CERTS   true (default); false only for trying things, warned at start
+  OPENSEARCH_AUTH           sigv4: AWS Signature Version 4 on every request (Amazon OpenSearch Service);
+                            credentials from the standard AWS chain, region from AWS_REGION
+  OPENSEARCH_SIGV4_SERVICE  es (default) or aoss (OpenSearch Serverless)
+A wrong setting is said at start, one line per attempt, naming the setting; /readyz says it too.
+Secrets never appear in logs, errors, /v1/status or /metrics (a URL's password shows as ***).
+Everything else: README.md and docs/ (settings table: docs/operators.md).
+"""
+
 
 def _setup_logging(verbose: bool) -> None:
     logging.basicConfig(
@@ -41,6 +57,16 @@ def _engine_url(settings: Settings) -> tuple[str, object | None]:
 
     engine = start_embedded_engine()
     return engine.url, engine
+
+
+def _engine_banner(settings: Settings, engine_url: str) -> None:
+    """Where the engine is and how this process reaches it (never a secret), and the one warning an
+    unverified TLS connection deserves."""
+    from infra.engine_connection import EngineConnection
+
+    connection = EngineConnection.from_settings(settings, engine_url)
+    log.info("engine: %s", connection.describe())
+    connection.warn_if_unverified()
 
 
 def cmd_dev(args: argparse.Namespace) -> int:
@@ -76,6 +102,7 @@ def cmd_dev(args: argparse.Namespace) -> int:
         return 2
     settings = settings.model_copy(update={"redis_url": local_redis.url})
     engine_url, engine = _engine_url(settings)
+    _engine_banner(settings, engine_url)
     services = build_services(settings, engine_url=engine_url)
     if engine is not None:
         # The embedded engine starts empty, so any queue state left under this prefix is stale.
@@ -145,6 +172,7 @@ def cmd_api(args: argparse.Namespace) -> int:
     engine_url, engine = _engine_url(settings)
     if engine is not None:
         log.warning("OPENSEARCH_URL is unset: serving from an empty embedded engine (for trying things only)")
+    _engine_banner(settings, engine_url)
     if args.workers is not None and args.workers < 1:
         print("--workers: at least 1", file=sys.stderr)
         return 2
@@ -189,6 +217,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     if not settings.opensearch_url:
         log.error("the worker needs OPENSEARCH_URL (the embedded engine lives inside `listing-search dev`)")
         return 2
+    _engine_banner(settings, settings.opensearch_url)
     services = build_services(settings, engine_url=settings.opensearch_url)
     worker = Worker(
         settings=settings,
@@ -351,13 +380,21 @@ def cmd_reconcile(args: argparse.Namespace, client: OperatorClient) -> int:
 
 def cmd_jobs(args: argparse.Namespace) -> int:
     """The Celery worker that runs background jobs (rebuilds)."""
+    from indexer.index.lifecycle import wait_for_engine
     from indexer.tasks.celery_app import job_worker_argv, make_celery, register_tasks
     from indexer.tasks.work import services_for
+    from infra.clients import opensearch_client
+    from schemas.index_layout import IndexNames
 
     settings = Settings()
     if not settings.opensearch_url:
         log.error("the job worker needs OPENSEARCH_URL (the embedded engine lives inside `listing-search dev`)")
         return 2
+    _engine_banner(settings, settings.opensearch_url)
+    # Nothing runs until the engine answers: each failed attempt says why, once.
+    engine = opensearch_client(settings.opensearch_url, settings=settings)
+    wait_for_engine(engine, IndexNames(settings.index_prefix), threading.Event())
+    engine.close()
     app = make_celery(settings)
     register_tasks(app, services_for(settings, settings.opensearch_url))
     if args.beat and settings.sync_configured():
@@ -397,7 +434,12 @@ def _client_args(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="listing-search", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="listing-search",
+        description=__doc__,
+        epilog=ENGINE_SETTINGS,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("-v", "--verbose", action="store_true")
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -488,7 +530,32 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from pydantic import ValidationError
+
+    from infra.engine_connection import EngineSettingError
+
     args = build_parser().parse_args(argv)
     _setup_logging(args.verbose)
-    result: int = args.func(args)
+    try:
+        result: int = args.func(args)
+    except EngineSettingError as exc:
+        log.error("%s", exc)
+        return 2
+    except ValidationError as exc:
+        log.error("%s", _settings_problem(exc))
+        return 2
     return result
+
+
+def _settings_problem(exc: Any) -> str:
+    """A settings error in the names an operator sets (the environment's), never with a secret's value."""
+    lines = []
+    for error in exc.errors(include_url=False):
+        name = str(error["loc"][0]) if error["loc"] else "settings"
+        env = name.upper()
+        if not env.startswith(("OPENSEARCH_", "REDIS_", "AWS_", "LISTING_SEARCH_")):
+            env = f"LISTING_SEARCH_{env}"
+        secret = any(word in name.lower() for word in ("password", "secret", "token"))
+        got = "" if secret else f" (got {error.get('input')!r})"
+        lines.append(f"setting {env}: {error['msg']}{got}")
+    return "; ".join(lines)

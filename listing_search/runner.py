@@ -22,7 +22,7 @@ from celery import Celery
 from celery.contrib.testing.worker import start_worker as start_celery_worker
 from fastapi import FastAPI
 
-from indexer.index.lifecycle import drop_all, ensure_index
+from indexer.index.lifecycle import drop_all, ensure_index_when_ready
 from indexer.pipeline.worker import Worker
 from indexer.redis_keys import drop_prefixed
 from indexer.services import Services
@@ -150,8 +150,10 @@ def job_worker_in_thread(settings: Settings, engine_url: str, *, broker_prefix: 
 
 
 def build_services(settings: Settings, *, engine_url: str) -> Services:
+    """Clients for the settings, once the index is there: while the engine is away or refuses the
+    connection (credentials, TLS), each attempt logs one line saying what to fix, and waits."""
     services = Services.from_settings(settings, engine_url=engine_url)
-    ensure_index(services.engine, settings, services.names)
+    ensure_index_when_ready(services.engine, settings, services.names, threading.Event())
     return services
 
 

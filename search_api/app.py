@@ -12,12 +12,11 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from indexer.index.lifecycle import ensure_index
+from indexer.index.lifecycle import ensure_index_when_ready
 from indexer.services import Services
 from indexer.tasks.celery_app import JobQueue, make_celery
 from infra import histogram
 from infra.clients import redis_client
-from infra.failures import Backoff, engine_failure_reason, transient
 from search_api.auth.public_tokens import TokenIssuer
 from search_api.edge.cors import PublicCors
 from search_api.edge.flex_edge import FlexEdge
@@ -47,7 +46,6 @@ log = logging.getLogger(__name__)
 # How long start-up waits for the engine before it serves anyway. A process restarted while the
 # engine is sick must still answer /healthz, /readyz and /v1/status: that is when operators look.
 START_WAIT_SECONDS = 5.0
-START_RETRY_MAX_SECONDS = 30.0
 METRICS_FLUSH_SECONDS = 1.0
 
 DESCRIPTION = """
@@ -173,20 +171,11 @@ def app_from_env() -> FastAPI:
 
 
 def _ensure_index_until_done(services: Services, stop: threading.Event, failed: list[BaseException]) -> None:
-    """Make sure the index and its aliases exist, retrying with capped backoff while the engine is
-    away (ensure_index is idempotent and safe to race with workers and jobs doing the same). Any
-    other failure is handed to start-up, which fails as loudly as before."""
-    backoff = Backoff(START_RETRY_MAX_SECONDS)
-    while not stop.is_set():
-        try:
-            ensure_index(services.engine, services.settings, services.names)
-            return
-        except Exception as exc:
-            if not transient(exc):
-                log.exception("cannot prepare the index")
-                failed.append(exc)
-                return
-            delay = backoff.next()
-            log.warning("cannot prepare the index yet (%s); retrying in %.1f s", engine_failure_reason(exc), delay)
-        if stop.wait(delay):
-            return
+    """Make sure the index and its aliases exist, trying again while the engine is away or refuses
+    the connection's settings (indexer/index/lifecycle.py says why, once per attempt). Any other
+    failure is handed to start-up, which fails as loudly as before."""
+    try:
+        ensure_index_when_ready(services.engine, services.settings, services.names, stop)
+    except Exception as exc:
+        log.exception("cannot prepare the index")
+        failed.append(exc)

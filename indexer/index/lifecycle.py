@@ -7,6 +7,7 @@ first one. Which index is live, and with which schemas, is `indexer.index.live`.
 from __future__ import annotations
 
 import logging
+import threading
 from typing import Any
 
 from opensearchpy import OpenSearch
@@ -14,6 +15,8 @@ from opensearchpy.exceptions import RequestError
 
 from indexer.index import schema_registry
 from indexer.index.live import LiveIndex, index_meta, live_index
+from infra.engine_connection import connection_of
+from infra.failures import Backoff, configuration_failure, engine_failure_reason, transient
 from infra.settings import Settings
 from schemas.index_layout import LAYOUT_VERSION, IndexNames, index_settings, mappings, public_filter
 from schemas.search_schema import SchemaSet
@@ -113,3 +116,54 @@ def drop_all(engine: OpenSearch, names: IndexNames) -> None:
         for index in found:
             engine.indices.delete(index=index, params={"ignore_unavailable": "true"})
     engine.indices.delete_index_template(name=names.template, ignore=[404])
+
+
+# A start-up that cannot reach the engine tries again at most this often.
+START_RETRY_MAX_SECONDS = 30.0
+
+
+def ensure_index_when_ready(
+    engine: OpenSearch, settings: Settings, names: IndexNames, stop: threading.Event
+) -> LiveIndex | None:
+    """`ensure_index`, tried again while the engine is away or refuses this connection (wrong
+    credentials, a certificate that does not verify): one log line per failed attempt says what to
+    fix, until it works or `stop` is set (then None). Any other failure (a refused template) is
+    raised: that is a bug, not a setting."""
+    backoff = Backoff(START_RETRY_MAX_SECONDS)
+    connection = connection_of(engine)
+    where = connection.display_url() if connection is not None else "the engine"
+    while not stop.is_set():
+        try:
+            return ensure_index(engine, settings, names)
+        except Exception as exc:
+            if not (transient(exc) or configuration_failure(exc)):
+                raise
+            delay = backoff.next()
+            reason = engine_failure_reason(exc, connection=connection)
+            log.warning("cannot prepare the index at %s yet: %s; trying again in %.1f s", where, reason, delay)
+        stop.wait(delay)
+    return None
+
+
+def wait_for_engine(engine: OpenSearch, names: IndexNames, stop: threading.Event) -> bool:
+    """Until the engine answers (a look at the alias, which the service's role must be allowed), with
+    one log line per failed attempt; False if `stop` was set first."""
+    backoff = Backoff(START_RETRY_MAX_SECONDS)
+    connection = connection_of(engine)
+    where = connection.display_url() if connection is not None else "the engine"
+    while not stop.is_set():
+        try:
+            engine.indices.exists_alias(name=names.alias)
+            return True
+        except Exception as exc:
+            if not (transient(exc) or configuration_failure(exc)):
+                raise
+            delay = backoff.next()
+            log.warning(
+                "cannot reach %s yet: %s; trying again in %.1f s",
+                where,
+                engine_failure_reason(exc, connection=connection),
+                delay,
+            )
+        stop.wait(delay)
+    return False

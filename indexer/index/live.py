@@ -17,6 +17,7 @@ from opensearchpy import OpenSearch
 from opensearchpy.exceptions import ConnectionTimeout, NotFoundError, OpenSearchException
 
 from infra.clients import Deadline, request_options
+from infra.engine_connection import connection_of
 from infra.failures import engine_failure_reason
 from schemas.index_layout import IndexNames
 from schemas.search_schema import SchemaSet
@@ -120,7 +121,7 @@ class LiveIndexCache:
                     raise
                 log.warning(
                     "could not resolve the live index (%s); serving the last known one (%s) for %g s",
-                    engine_failure_reason(exc, deadline),
+                    engine_failure_reason(exc, deadline, connection_of(self.engine)),
                     self._value.name if self._value is not None else "none",
                     self.ttl,
                 )

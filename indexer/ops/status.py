@@ -16,6 +16,7 @@ from indexer.redis_keys import RedisKeys
 from indexer.services import Services
 from indexer.sharetribe.poller import sync_status
 from infra.clients import Deadline, request_options
+from infra.engine_connection import connection_of
 from infra.failures import engine_failure_reason, redis_failure_reason
 from schemas.index_layout import F, IndexNames, public_filter
 
@@ -110,7 +111,7 @@ def index_status(engine: OpenSearch, names: IndexNames, budget_seconds: float) -
         out["skippedValues"] = {b["key"]: b["doc_count"] for b in agg["aggregations"]["skipped"]["buckets"]}
         out["engine"] = {"state": "ok"}
     except OpenSearchException as exc:
-        out["engine"] = {"state": UNAVAILABLE, "reason": engine_failure_reason(exc, deadline)}
+        out["engine"] = {"state": UNAVAILABLE, "reason": engine_failure_reason(exc, deadline, connection_of(engine))}
     return out
 
 
@@ -130,7 +131,7 @@ def probe_engine(engine: OpenSearch, names: IndexNames, timeout: float) -> str |
     try:
         engine.count(index=names.public_alias, **request_options(deadline))
     except OpenSearchException as exc:
-        return engine_failure_reason(exc, deadline)
+        return engine_failure_reason(exc, deadline, connection_of(engine))
     return None
 
 

@@ -38,7 +38,15 @@ from indexer.pipeline import dead_letters, event_rates, stream_entry, worker_scr
 from indexer.rebuild.gate import WorkerGate
 from indexer.redis_keys import RedisKeys
 from infra import histogram
-from infra.failures import Backoff, TransientEngineError, transient, transient_status
+from infra.engine_connection import connection_of
+from infra.failures import (
+    Backoff,
+    TransientEngineError,
+    configuration_failure,
+    engine_failure_reason,
+    transient,
+    transient_status,
+)
 from infra.settings import Settings
 from schemas.availability import utc_today
 from schemas.events import ChangeEvent
@@ -174,13 +182,16 @@ class Worker:
                 delay = backoff.next()
                 log.warning("redis unavailable (%s); retrying in %.1fs", exc, delay)
                 stop.wait(delay)
-            except Exception:
+            except Exception as exc:
                 # Unacknowledged entries stay pending and any worker (this one included) claims
                 # them again once idle claim_idle_ms: an unexpected failure delays them (status
                 # shows the lag) but loses nothing, and a batch that fails every time cannot hold
                 # up the entries behind it.
                 delay = backoff.next()
-                log.exception("worker batch failed; retrying in %.1fs", delay)
+                if configuration_failure(exc):  # credentials or TLS: one line that says what to fix
+                    log.warning("engine refused this worker: %s; retrying in %.1fs", self._reason(exc), delay)
+                else:
+                    log.exception("worker batch failed; retrying in %.1fs", delay)
                 stop.wait(delay)
         if self._pool is not None:
             self._pool.shutdown(wait=True)
@@ -286,7 +297,9 @@ class Worker:
                 if not transient(exc):
                     raise
                 delay = backoff.next()
-                log.warning("engine unavailable (%s); %d entries wait, retry in %.1fs", exc, len(entries), delay)
+                log.warning(
+                    "engine unavailable (%s); %d entries wait, retry in %.1fs", self._reason(exc), len(entries), delay
+                )
                 self.gate.still_here()
                 if stop.wait(delay):
                     return  # left pending: a restart or a sibling picks them up
@@ -342,8 +355,11 @@ class Worker:
                 lost += prepared.entries
             if not transient(exc):
                 raise
-            log.warning("engine unavailable (%s); %d entries wait", exc, len(lost))
+            log.warning("engine unavailable (%s); %d entries wait", self._reason(exc), len(lost))
             self._settle(lost, stop)
+
+    def _reason(self, exc: BaseException) -> str:
+        return engine_failure_reason(exc, connection=connection_of(self.engine))
 
     def _next_entries(self) -> list[Entry]:
         return self._claim_stale() or self._read(block_ms=None)

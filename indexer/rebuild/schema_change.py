@@ -32,6 +32,12 @@ def listing(services: Services) -> dict[str, Any]:
     }
 
 
+def reindex(services: Services, *, reason: str, enqueue: Enqueue) -> str:
+    """A rebuild of the live index with the registry's schemas as they are now (or the one running)."""
+    generation = schema_registry.load(services.engine, services.names).generation
+    return start_rebuild(services, reason=reason, enqueue=enqueue, generation=generation)
+
+
 def set_schema(services: Services, schema: SearchSchema, *, enqueue: Enqueue) -> dict[str, Any] | None:
     """Set (or replace) one schema; the rebuild job it started or joined, or None when it is in
     effect already. Raises `schema_registry.TooManySchemas`."""

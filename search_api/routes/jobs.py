@@ -7,10 +7,9 @@ from typing import Any
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
-from indexer.index import schema_registry
 from indexer.jobs import records
 from indexer.pipeline.horizon_roll import roll_horizon
-from indexer.rebuild.job import start_rebuild
+from indexer.rebuild import schema_change
 from indexer.services import Services
 from indexer.sharetribe.reconcile import start_reconcile
 from indexer.sharetribe.resync import start_resync
@@ -29,9 +28,9 @@ router = APIRouter(prefix="/v1/jobs", tags=["operator"], dependencies=[OperatorD
     "with events that arrive meanwhile, then swaps the alias atomically. Answers with the job id.",
 )
 def reindex(request: Request, services: ServicesDep) -> JSONResponse:
-    generation = schema_registry.load(services.engine, services.names).generation
-    enqueue = request.app.state.job_queue.enqueue_rebuild
-    job_id = start_rebuild(services, reason="requested by hand", enqueue=enqueue, generation=generation)
+    job_id = schema_change.reindex(
+        services, reason="requested by hand", enqueue=request.app.state.job_queue.enqueue_rebuild
+    )
     return JSONResponse({"id": job_id}, status_code=202)
 
 

@@ -179,10 +179,14 @@ def sort_clause(q: ListingQuery) -> list[Any]:
     """Explicit sort > distance from origin > relevance (keywords) > newest; then id for a total order."""
     out: list[Any] = [_sort_entry(key) for key in q.sort]
     if q.origin is not None:
-        out.append({"_geo_distance": {F.GEO: {"lat": q.origin.lat, "lon": q.origin.lng}, "order": "asc", "unit": "m"}})
+        # The points as an array: OpenSearch also takes one bare point, its API specification does not.
+        origin = [{"lat": q.origin.lat, "lon": q.origin.lng}]
+        out.append({"_geo_distance": {F.GEO: origin, "order": "asc", "unit": "m"}})
     if not q.sort:
         if q.keywords:
-            out.append({"_score": {"order": "desc"}})
+            # Not `{"_score": {"order": "desc"}}`: the specification's `oneOf` reads that as both a field
+            # sort and the score sort, and so refuses it.
+            out.append({"_score": "desc"})
         if q.origin is None:
             out.append({F.CREATED_AT: {"order": "desc", "missing": "_last"}})
     # A total order, so pages never overlap or skip a listing.

@@ -14,7 +14,9 @@ engine client is configured (`max_retries=0`): the caller decides.
 
 from __future__ import annotations
 
+import ssl
 import time
+from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import quote
 
@@ -25,23 +27,44 @@ from opensearchpy.exceptions import HTTP_EXCEPTIONS, ConnectionTimeout, Transpor
 from opensearchpy.exceptions import ConnectionError as EngineConnectionError
 from yarl import URL
 
+from infra.engine_connection import EngineClient
+
+Sign = Callable[[str, str, bytes | None], Mapping[str, str]]
+
 _JSON = {"content-type": "application/json", "accept": "application/json"}
 
 
 class EngineSearch:
     """One per API process; its session is made on first use, in the loop that serves."""
 
-    def __init__(self, url: str, *, headers: dict[str, str] | None = None, pool: int = 64) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        headers: dict[str, str] | None = None,
+        sign: Sign | None = None,
+        ssl_context: ssl.SSLContext | None = None,
+        pool: int = 64,
+    ) -> None:
         self.url = url.rstrip("/")
         self.headers = {**_JSON, **(headers or {})}
+        # SigV4: each request's headers are signed over its method, URL and exact body bytes.
+        self.sign = sign
+        self.ssl_context = ssl_context
         self.pool = pool
         self._session: aiohttp.ClientSession | None = None
         self._urls: dict[tuple[str, str | None], URL] = {}
 
     @classmethod
     def of(cls, engine: OpenSearch) -> EngineSearch:
-        """Where the engine client points, and its credentials: one engine for both clients,
-        whatever made the client (a test's proxy included)."""
+        """Where the engine client points, with its TLS and credentials: one engine reached one way
+        by both clients, whatever made the client (a test's proxy included)."""
+        if isinstance(engine, EngineClient):
+            connection = engine.connection
+            auth = connection.auth_headers()
+            if callable(auth):
+                return cls(connection.url, sign=auth, ssl_context=connection.ssl_context())
+            return cls(connection.url, headers=dict(auth), ssl_context=connection.ssl_context())
         conn = engine.transport.get_connection()
         auth = {k: v for k, v in conn.headers.items() if k.lower() == "authorization"}
         return cls(f"{conn.host}{conn.url_prefix}", headers=auth)
@@ -49,7 +72,7 @@ class EngineSearch:
     def _open(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
             self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=self.pool, ttl_dns_cache=300),
+                connector=aiohttp.TCPConnector(limit=self.pool, ttl_dns_cache=300, ssl=self.ssl_context or True),
                 # An engine never sets cookies worth keeping; no jar, no per-answer cookie parsing.
                 cookie_jar=aiohttp.DummyCookieJar(),
                 # No `Accept-Encoding: gzip, deflate` (aiohttp's default), as opensearch-py sends none
@@ -79,13 +102,14 @@ class EngineSearch:
     ) -> dict[str, Any]:
         url = self._url(index, filter_path)
         data = orjson.dumps(body)
+        headers = self.headers if self.sign is None else {**self.headers, **self.sign("POST", str(url), data)}
         began = time.monotonic()
         for attempt in (1, 2):
             try:
                 async with self._open().post(
                     url,
                     data=data,
-                    headers=self.headers,
+                    headers=headers,
                     timeout=aiohttp.ClientTimeout(total=timeout - (time.monotonic() - began)),
                 ) as resp:
                     raw = await resp.read()

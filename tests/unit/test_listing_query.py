@@ -61,7 +61,7 @@ def test_sort_has_total_order() -> None:
     body = search_body(parse_listing_query([("sort", "-price")]))
     assert body["sort"] == [{F.PRICE: {"order": "asc", "missing": "_last"}}, {F.ID: {"order": "asc"}}]
     kw = search_body(parse_listing_query([("keywords", "x")]))
-    assert kw["sort"][0] == {"_score": {"order": "desc"}}
+    assert kw["sort"][0] == {"_score": "desc"}
 
 
 @pytest.mark.parametrize(
